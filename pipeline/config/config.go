@@ -1,0 +1,457 @@
+// Package config reads and validates the pipeline's TOML configuration.
+//
+// Everything that decides what is published lives here and is checked at
+// start-up, so a bad epsilon, date or cron spec fails when the data lead types
+// the command, not at 02:00. The lists of schools, terms and programmes are the
+// public partitions of every output: they come from here, never from the data.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
+)
+
+// Measure names, used as keys of privacy.weights and in the manifest.
+const (
+	MeasurePupils              = "pupils"
+	MeasurePossibleSessions    = "possible_sessions"
+	MeasureAuthorisedAbsence   = "authorised_absence"
+	MeasureUnauthorisedAbsence = "unauthorised_absence"
+	MeasurePersistentAbsentees = "persistent_absentees"
+)
+
+// Measures lists every DP measure a release draws, in a fixed order.
+var Measures = []string{
+	MeasurePupils, MeasurePossibleSessions, MeasureAuthorisedAbsence,
+	MeasureUnauthorisedAbsence, MeasurePersistentAbsentees,
+}
+
+// Config is the whole configuration file.
+type Config struct {
+	Run        Run         `toml:"run"`
+	Inputs     Inputs      `toml:"inputs"`
+	Trust      Trust       `toml:"trust"`
+	Schools    []School    `toml:"schools"`
+	Terms      []Term      `toml:"terms"`
+	Programmes []Programme `toml:"programmes"`
+	Privacy    Privacy     `toml:"privacy"`
+	Publish    Publish     `toml:"publish"`
+	DuckDB     DuckDB      `toml:"duckdb"`
+
+	// Dir is the folder relative paths are resolved against: the config file's own.
+	Dir string `toml:"-"`
+}
+
+// Run holds where state and releases live and when the schedule fires.
+type Run struct {
+	StateDir  string `toml:"state_dir"`  // Required. Private: warehouse, quarantine, logs.
+	OutputDir string `toml:"output_dir"` // Required. releases/<id>/ and latest are written here.
+	KeyFile   string `toml:"key_file"`   // Required. Secret key for pseudonymisation, mode 0600.
+	Schedule  string `toml:"schedule"`   // Cron spec in Europe/London time. Defaults to "30 2 * * *".
+	// MaxRejectShare is the share of a source's rows that may be quarantined
+	// before the run is refused. Defaults to 0.05.
+	MaxRejectShare float64 `toml:"max_reject_share"`
+}
+
+// Inputs names the extract files.
+type Inputs struct {
+	Roster        string   `toml:"roster"`        // Required.
+	Attendance    []string `toml:"attendance"`    // Required, at least one file.
+	Participation []string `toml:"participation"` // Optional.
+}
+
+// Trust identifies the multi-academy trust (geographic_level MAT).
+type Trust struct {
+	ID   string `toml:"id"`   // Required.
+	Name string `toml:"name"` // Required.
+}
+
+// School is one public partition key.
+type School struct {
+	URN       string `toml:"urn"`         // Required, six digits.
+	Name      string `toml:"name"`        // Required.
+	LAESTAB   string `toml:"laestab"`     // Seven digits.
+	OldLACode string `toml:"old_la_code"` // Three digits.
+	NewLACode string `toml:"new_la_code"` // Nine characters, e.g. E08000019.
+	LAName    string `toml:"la_name"`
+}
+
+// Term is a reporting period; sessions dated Start..End inclusive belong to it.
+type Term struct {
+	Name         string `toml:"name"`          // Required: "Autumn term", "Spring term" or "Summer term".
+	AcademicYear string `toml:"academic_year"` // Required, six digits such as 202425.
+	Start        string `toml:"start"`         // Required, YYYY-MM-DD.
+	End          string `toml:"end"`           // Required, YYYY-MM-DD.
+	// SchoolDays bounds each pupil's possible sessions at 2 x SchoolDays. It is
+	// public (the school calendar). Defaults to the weekdays from Start to End.
+	SchoolDays int `toml:"school_days"`
+
+	start, end time.Time
+}
+
+// StartDate returns the parsed start date.
+func (t Term) StartDate() time.Time { return t.start }
+
+// EndDate returns the parsed end date.
+func (t Term) EndDate() time.Time { return t.end }
+
+// MaxSessions is the declared upper bound on one pupil's sessions in the term.
+func (t Term) MaxSessions() int64 { return int64(2 * t.SchoolDays) }
+
+// Programme is a health initiative whose participants form a group.
+type Programme struct {
+	ID   string `toml:"id"`   // Required; matches the programme column of participation files.
+	Name string `toml:"name"` // Required.
+}
+
+// Privacy holds the differential privacy parameters of a release.
+type Privacy struct {
+	// Epsilon is the whole release's budget, split across Measures by Weights. Required.
+	Epsilon float64 `toml:"epsilon"`
+	// Delta must be 0: every measure uses Laplace noise.
+	Delta float64 `toml:"delta"`
+	// MaxProgrammesPerPupil bounds how many programmes' participant groups one
+	// pupil may count in per term. Defaults to 1.
+	MaxProgrammesPerPupil int `toml:"max_programmes_per_pupil"`
+	// EpsilonCap is the most epsilon the ledger lets releases spend on one scope
+	// (the trust's academic year). Required.
+	EpsilonCap float64 `toml:"epsilon_cap"`
+	// Weights split Epsilon across measures. Defaults to equal weights.
+	Weights map[string]float64 `toml:"weights"`
+}
+
+// MaxPartitions is how many partitions of one measure a pupil can reach: in
+// each term, the all-pupils cell plus at most MaxProgrammesPerPupil programme cells.
+func (c *Config) MaxPartitions() int64 {
+	return int64(len(c.Terms) * (1 + c.Privacy.MaxProgrammesPerPupil))
+}
+
+// EpsilonFor returns the share of Epsilon spent on one measure.
+func (c *Config) EpsilonFor(measure string) float64 {
+	total := 0.0
+	for _, m := range Measures {
+		total += c.Privacy.Weights[m]
+	}
+	return c.Privacy.Epsilon * c.Privacy.Weights[measure] / total
+}
+
+// Publish holds post-processing choices, which cost no privacy.
+type Publish struct {
+	// RoundingBase rounds published counts and sums. Defaults to 5.
+	RoundingBase int `toml:"rounding_base"`
+	// SuppressBelow suppresses a cell whose noisy pupil count is below it. Defaults to 10.
+	SuppressBelow int `toml:"suppress_below"`
+}
+
+// DuckDB holds the database engine's resource settings.
+type DuckDB struct {
+	MemoryLimit string `toml:"memory_limit"` // Defaults to "4GB".
+	Threads     int    `toml:"threads"`      // Defaults to 2.
+}
+
+// Error is a configuration problem tied to one key.
+type Error struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Value == nil {
+		return fmt.Sprintf("%s: %s", e.Key, e.Reason)
+	}
+	return fmt.Sprintf("%s = %v: %s", e.Key, e.Value, e.Reason)
+}
+
+// Load reads a configuration from r, fills defaults and validates it. dir is
+// the folder relative paths are resolved against. Load has no side effects.
+func Load(r io.Reader, dir string) (*Config, error) {
+	var c Config
+	md, err := toml.NewDecoder(r).Decode(&c)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("unknown key %s in config (check its spelling and section)", strings.Join(keys, ", "))
+	}
+	c.Dir = dir
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// LoadFile reads the configuration at path; relative paths inside it are
+// taken from the file's folder.
+func LoadFile(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	c, err := Load(f, abs)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Path resolves p against the config's folder.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+func (c *Config) setDefaults() {
+	if c.Run.Schedule == "" {
+		c.Run.Schedule = "30 2 * * *"
+	}
+	if c.Run.MaxRejectShare == 0 {
+		c.Run.MaxRejectShare = 0.05
+	}
+	if c.Privacy.MaxProgrammesPerPupil == 0 {
+		c.Privacy.MaxProgrammesPerPupil = 1
+	}
+	if c.Privacy.Weights == nil {
+		c.Privacy.Weights = map[string]float64{}
+	}
+	if len(c.Privacy.Weights) == 0 {
+		for _, m := range Measures {
+			c.Privacy.Weights[m] = 1
+		}
+	}
+	if c.Publish.RoundingBase == 0 {
+		c.Publish.RoundingBase = 5
+	}
+	if c.Publish.SuppressBelow == 0 {
+		c.Publish.SuppressBelow = 10
+	}
+	if c.DuckDB.MemoryLimit == "" {
+		c.DuckDB.MemoryLimit = "4GB"
+	}
+	if c.DuckDB.Threads == 0 {
+		c.DuckDB.Threads = 2
+	}
+	for i := range c.Terms {
+		t := &c.Terms[i]
+		t.start, _ = time.Parse(time.DateOnly, t.Start)
+		t.end, _ = time.Parse(time.DateOnly, t.End)
+		if t.SchoolDays == 0 && !t.start.IsZero() && !t.end.IsZero() {
+			t.SchoolDays = weekdays(t.start, t.end)
+		}
+	}
+}
+
+func weekdays(from, to time.Time) int {
+	n := 0
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	sixDigits     = regexp.MustCompile(`^[0-9]{6}$`)
+	sevenDigits   = regexp.MustCompile(`^[0-9]{7}$`)
+	threeDigits   = regexp.MustCompile(`^[0-9]{3}$`)
+	newLACode     = regexp.MustCompile(`^E0[6-9][0-9]{6}$`)
+	programmeID   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	termNames     = map[string]bool{"Autumn term": true, "Spring term": true, "Summer term": true}
+	cronSpecParse = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+)
+
+// ParseSchedule parses a cron spec as the scheduler will: five fields, an
+// optional leading seconds field, or a descriptor such as @daily.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	return cronSpecParse.Parse(spec)
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(key string, value any, reason string) {
+		errs = append(errs, &Error{Key: key, Value: value, Reason: reason})
+	}
+	required := func(key, value string) {
+		if strings.TrimSpace(value) == "" {
+			bad(key, nil, "is required")
+		}
+	}
+	required("run.state_dir", c.Run.StateDir)
+	required("run.output_dir", c.Run.OutputDir)
+	required("run.key_file", c.Run.KeyFile)
+	if _, err := ParseSchedule(c.Run.Schedule); err != nil {
+		bad("run.schedule", fmt.Sprintf("%q", c.Run.Schedule), "not a cron spec: "+err.Error())
+	}
+	if c.Run.MaxRejectShare < 0 || c.Run.MaxRejectShare >= 1 {
+		bad("run.max_reject_share", c.Run.MaxRejectShare, "must be at least 0 and below 1")
+	}
+	required("inputs.roster", c.Inputs.Roster)
+	if len(c.Inputs.Attendance) == 0 {
+		bad("inputs.attendance", nil, "needs at least one file")
+	}
+	required("trust.id", c.Trust.ID)
+	required("trust.name", c.Trust.Name)
+
+	if len(c.Schools) == 0 {
+		bad("schools", nil, "needs at least one [[schools]] entry")
+	}
+	seenURN := map[string]bool{}
+	for i, s := range c.Schools {
+		key := fmt.Sprintf("schools[%d]", i)
+		if !sixDigits.MatchString(s.URN) {
+			bad(key+".urn", fmt.Sprintf("%q", s.URN), "must be six digits")
+		}
+		if seenURN[s.URN] {
+			bad(key+".urn", s.URN, "appears twice")
+		}
+		seenURN[s.URN] = true
+		required(key+".name", s.Name)
+		if s.LAESTAB != "" && !sevenDigits.MatchString(s.LAESTAB) {
+			bad(key+".laestab", fmt.Sprintf("%q", s.LAESTAB), "must be seven digits")
+		}
+		if s.OldLACode != "" && !threeDigits.MatchString(s.OldLACode) {
+			bad(key+".old_la_code", fmt.Sprintf("%q", s.OldLACode), "must be three digits")
+		}
+		if s.NewLACode != "" && !newLACode.MatchString(s.NewLACode) {
+			bad(key+".new_la_code", fmt.Sprintf("%q", s.NewLACode), "must look like E08000019")
+		}
+	}
+
+	if len(c.Terms) == 0 {
+		bad("terms", nil, "needs at least one [[terms]] entry")
+	}
+	for i, t := range c.Terms {
+		key := fmt.Sprintf("terms[%d]", i)
+		if !termNames[t.Name] {
+			bad(key+".name", fmt.Sprintf("%q", t.Name), `must be "Autumn term", "Spring term" or "Summer term"`)
+		}
+		if !sixDigits.MatchString(t.AcademicYear) || !consecutiveYears(t.AcademicYear) {
+			bad(key+".academic_year", fmt.Sprintf("%q", t.AcademicYear), "must be six digits naming consecutive years, such as 202425")
+		}
+		if t.start.IsZero() {
+			bad(key+".start", fmt.Sprintf("%q", t.Start), "must be a date as YYYY-MM-DD")
+		}
+		if t.end.IsZero() {
+			bad(key+".end", fmt.Sprintf("%q", t.End), "must be a date as YYYY-MM-DD")
+		}
+		if !t.start.IsZero() && !t.end.IsZero() && t.end.Before(t.start) {
+			bad(key+".end", t.End, "is before the term's start "+t.Start)
+		}
+		if t.SchoolDays <= 0 || (!t.start.IsZero() && !t.end.IsZero() && t.SchoolDays > weekdays(t.start, t.end)) {
+			bad(key+".school_days", t.SchoolDays, "must be positive and no more than the weekdays in the term")
+		}
+		for j := 0; j < i; j++ {
+			o := c.Terms[j]
+			if !t.start.IsZero() && !o.end.IsZero() && !t.start.After(o.end) && !o.start.After(t.end) {
+				bad(key, t.Name+" "+t.AcademicYear, fmt.Sprintf("overlaps terms[%d] (%s %s)", j, o.Name, o.AcademicYear))
+			}
+			if t.Name == o.Name && t.AcademicYear == o.AcademicYear {
+				bad(key, t.Name+" "+t.AcademicYear, fmt.Sprintf("appears twice (also terms[%d])", j))
+			}
+		}
+	}
+
+	seenProg := map[string]bool{}
+	for i, p := range c.Programmes {
+		key := fmt.Sprintf("programmes[%d]", i)
+		if !programmeID.MatchString(p.ID) || p.ID == "total" {
+			bad(key+".id", fmt.Sprintf("%q", p.ID), `must be lower-case letters, digits, - or _ (and not "total")`)
+		}
+		if seenProg[p.ID] {
+			bad(key+".id", p.ID, "appears twice")
+		}
+		seenProg[p.ID] = true
+		required(key+".name", p.Name)
+	}
+
+	if !(c.Privacy.Epsilon > 0) || c.Privacy.Epsilon > 100 {
+		bad("privacy.epsilon", c.Privacy.Epsilon, "must be greater than 0 (and no more than 100)")
+	}
+	if c.Privacy.Delta != 0 {
+		bad("privacy.delta", c.Privacy.Delta, "must be 0: every measure uses Laplace noise, which needs delta = 0")
+	}
+	if c.Privacy.MaxProgrammesPerPupil < 1 || (len(c.Programmes) > 0 && c.Privacy.MaxProgrammesPerPupil > len(c.Programmes)) {
+		bad("privacy.max_programmes_per_pupil", c.Privacy.MaxProgrammesPerPupil, "must be between 1 and the number of programmes")
+	}
+	if !(c.Privacy.EpsilonCap > 0) {
+		bad("privacy.epsilon_cap", c.Privacy.EpsilonCap, "is required and must be greater than 0")
+	} else if c.Privacy.EpsilonCap < c.Privacy.Epsilon {
+		bad("privacy.epsilon_cap", c.Privacy.EpsilonCap, fmt.Sprintf("is below privacy.epsilon (%v), so no release could ever be published", c.Privacy.Epsilon))
+	}
+	known := map[string]bool{}
+	for _, m := range Measures {
+		known[m] = true
+		if w, ok := c.Privacy.Weights[m]; !ok || !(w > 0) {
+			bad("privacy.weights."+m, c.Privacy.Weights[m], "every measure needs a weight greater than 0")
+		}
+	}
+	var extra []string
+	for m := range c.Privacy.Weights {
+		if !known[m] {
+			extra = append(extra, m)
+		}
+	}
+	sort.Strings(extra)
+	for _, m := range extra {
+		bad("privacy.weights."+m, nil, "is not a measure (expected one of "+strings.Join(Measures, ", ")+")")
+	}
+	if c.Publish.RoundingBase < 1 {
+		bad("publish.rounding_base", c.Publish.RoundingBase, "must be at least 1")
+	}
+	if c.Publish.SuppressBelow < 0 {
+		bad("publish.suppress_below", c.Publish.SuppressBelow, "must not be negative")
+	}
+	if c.DuckDB.Threads < 1 {
+		bad("duckdb.threads", c.DuckDB.Threads, "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+func consecutiveYears(label string) bool {
+	start := int(label[2]-'0')*10 + int(label[3]-'0')
+	end := int(label[4]-'0')*10 + int(label[5]-'0')
+	return (start+1)%100 == end
+}
+
+// Scope names the ledger scope a release spends on: the trust and the academic
+// years its terms cover. Every release over the same terms draws on one budget.
+func (c *Config) Scope() string {
+	years := map[string]bool{}
+	for _, t := range c.Terms {
+		years[t.AcademicYear] = true
+	}
+	var ys []string
+	for y := range years {
+		ys = append(ys, y)
+	}
+	sort.Strings(ys)
+	return c.Trust.ID + "/" + strings.Join(ys, "+")
+}
+
+// Encode writes c as TOML; `outcomes fixtures` uses it to write a demo config.
+func (c *Config) Encode(w io.Writer) error {
+	return toml.NewEncoder(w).Encode(c)
+}
