@@ -7,14 +7,14 @@ func TestClassifyUPN(t *testing.T) {
 		upn  string
 		want UPNKind
 	}{
-		{"B801200005001", UPNPermanent},  // DOMAIN.md example
-		{"X00180001701A", UPNTemporary},  // DOMAIN.md example
-		{"C801200005001", UPNInvalid},    // wrong check letter
-		{"B80120000500", UPNInvalid},     // too short
-		{"B8012000050011", UPNInvalid},   // too long
-		{"B80120000500I", UPNInvalid},    // I is never used
-		{"b801200005001", UPNInvalid},    // not normalised
-		{"B8012X0005001", UPNInvalid},    // letter in the middle
+		{"B801200005001", UPNPermanent}, // DOMAIN.md example
+		{"X00180001701A", UPNTemporary}, // DOMAIN.md example
+		{"C801200005001", UPNInvalid},   // wrong check letter
+		{"B80120000500", UPNInvalid},    // too short
+		{"B8012000050011", UPNInvalid},  // too long
+		{"B80120000500I", UPNInvalid},   // I is never used
+		{"b801200005001", UPNInvalid},   // not normalised
+		{"B8012X0005001", UPNInvalid},   // letter in the middle
 		{"", UPNInvalid},
 	}
 	for _, tt := range tests {

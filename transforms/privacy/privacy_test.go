@@ -59,7 +59,7 @@ func TestAggregateExactAndClamped(t *testing.T) {
 		byP[c.Partition] = c
 	}
 	tests := []struct {
-		p                                        Partition
+		p                                       Partition
 		pupils, possible, auth, unauth, persist int64
 	}{
 		// pupil 2 is clamped to 140 sessions: 5000 -> 140, -3 -> 0, 200 -> 140.

@@ -1,0 +1,499 @@
+// Package ingest reads the extracts into private staging tables, checks every
+// row, replaces identifiers with keyed tokens and loads the warehouse.
+//
+// Raw values live only in temporary tables on one pinned connection (memory,
+// or the private spill folder) for the length of a run. Only four columns that
+// identify anyone are ever read — UPN and NHS number, which become tokens —
+// and names, dates of birth and postcodes are never selected from the files.
+// Every row read ends up loaded, collapsed as a duplicate or quarantined with
+// its file, line, column and reason.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/queries"
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/pseudonym"
+)
+
+// File is one extract to read.
+type File struct {
+	Source schemas.Source
+	Path   string
+}
+
+// Stats accounts for every row of one file:
+// RowsRead = RowsLoaded + RowsQuarantined + RowsDuplicate.
+type Stats struct {
+	Source              string           `json:"source"`
+	Path                string           `json:"path"`
+	SHA256              string           `json:"sha256"`
+	RowsRead            int64            `json:"rows_read"`
+	RowsLoaded          int64            `json:"rows_loaded"`
+	RowsQuarantined     int64            `json:"rows_quarantined"`
+	RowsDuplicate       int64            `json:"rows_duplicate"`
+	QuarantinedByReason map[string]int64 `json:"quarantined_by_reason"`
+	// Warnings count rows loaded with a field ignored (nhs_number_ignored).
+	Warnings map[string]int64 `json:"warnings,omitempty"`
+}
+
+// Linkage summarises how participation records linked to roster pupils. It
+// belongs to the run's private state, never to a release.
+type Linkage struct {
+	Programme   string `json:"programme"`
+	Records     int64  `json:"records"`
+	ByNHSNumber int64  `json:"linked_by_nhs_number"`
+	ByUPN       int64  `json:"linked_by_upn"`
+	Conflicting int64  `json:"conflicting"`
+	Unlinked    int64  `json:"unlinked"`
+}
+
+// Partitions are the public lists that validation checks against.
+type Partitions struct {
+	Schools    []string
+	Terms      []Term
+	Programmes []string
+}
+
+// Term is a reporting term's date range and session bound.
+type Term struct {
+	ID, Start, End string // dates as YYYY-MM-DD
+	MaxSessions    int64
+}
+
+// Result is what Load returns.
+type Result struct {
+	Stats   []Stats
+	Linkage []Linkage
+}
+
+// MissingColumnsError reports a file whose header lacks required columns.
+type MissingColumnsError struct {
+	Path     string
+	Missing  []string
+	Expected []string
+	Found    []string
+}
+
+func (e *MissingColumnsError) Error() string {
+	return fmt.Sprintf("%s: missing column(s) %s; expected %s; found %s", e.Path,
+		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), strings.Join(e.Found, ", "))
+}
+
+// DefinePartitions creates the temp tables of public lists and code sets
+// (cfg_schools, cfg_terms, cfg_programmes, cfg_codes, cfg_reasons) that the
+// queries join against.
+func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
+	stmts := []string{
+		"CREATE OR REPLACE TEMP TABLE cfg_schools (urn VARCHAR PRIMARY KEY)",
+		"CREATE OR REPLACE TEMP TABLE cfg_terms (term_id VARCHAR PRIMARY KEY, start_date DATE, end_date DATE, max_sessions BIGINT)",
+		"CREATE OR REPLACE TEMP TABLE cfg_programmes (programme_id VARCHAR PRIMARY KEY)",
+		"CREATE OR REPLACE TEMP TABLE cfg_codes (code VARCHAR PRIMARY KEY, category VARCHAR, best_mark_rank INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE cfg_reasons (code VARCHAR PRIMARY KEY, column_name VARCHAR, message VARCHAR)",
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("define partitions: %w", err)
+		}
+	}
+	insert := func(q string, args ...any) error {
+		_, err := conn.ExecContext(ctx, q, args...)
+		return err
+	}
+	for _, s := range p.Schools {
+		if err := insert("INSERT INTO cfg_schools VALUES (?)", s); err != nil {
+			return err
+		}
+	}
+	for _, t := range p.Terms {
+		if err := insert("INSERT INTO cfg_terms VALUES (?, ?::DATE, ?::DATE, ?)", t.ID, t.Start, t.End, t.MaxSessions); err != nil {
+			return err
+		}
+	}
+	for _, pr := range p.Programmes {
+		if err := insert("INSERT INTO cfg_programmes VALUES (?)", pr); err != nil {
+			return err
+		}
+	}
+	rank := map[schemas.Category]int{schemas.Present: 1, schemas.ApprovedActivity: 2, schemas.Authorised: 3,
+		schemas.Unauthorised: 4, schemas.NotPossible: 5, schemas.Pending: 6}
+	for _, c := range schemas.AttendanceCodes {
+		if err := insert("INSERT INTO cfg_codes VALUES (?, ?, ?)", c.Code, string(c.Category), rank[c.Category]); err != nil {
+			return err
+		}
+	}
+	for _, r := range schemas.QuarantineReasons {
+		if err := insert("INSERT INTO cfg_reasons VALUES (?, ?, ?)", r.Code, r.Column, r.Message); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Load stages, checks, tokenises and loads every file, replacing the
+// warehouse's pupils, sessions and participation in one transaction, and
+// writes one quarantine CSV per source into quarantineDir. DefinePartitions
+// must have run on conn.
+func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string) (*Result, error) {
+	defer dropStaging(conn)
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, error_type VARCHAR)"); err != nil {
+		return nil, err
+	}
+	stats := make([]Stats, len(files))
+	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
+		if err := createRaw(ctx, conn, src); err != nil {
+			return nil, err
+		}
+	}
+	for i, f := range files {
+		sum, err := fileSHA256(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}}
+		if err := stage(ctx, conn, f, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := tokenise(ctx, conn, tok); err != nil {
+		return nil, fmt.Errorf("pseudonymise: %w", err)
+	}
+	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
+		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := count(ctx, conn, files, stats); err != nil {
+		return nil, err
+	}
+	if err := writeQuarantine(ctx, conn, quarantineDir); err != nil {
+		return nil, err
+	}
+	linkage, err := linkageReport(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Stats: stats, Linkage: linkage}, nil
+}
+
+// Commit replaces the warehouse's pupil-level tables with what Load checked,
+// in one transaction, so a failed or killed run leaves the previous load.
+func Commit(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{"DELETE FROM sessions", "DELETE FROM participation", "DELETE FROM pupils",
+		queries.Get("load_pupils"), queries.Get("load_sessions"), queries.Get("load_participation")} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("load warehouse: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+func dropStaging(conn *sql.Conn) {
+	ctx := context.Background()
+	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens",
+		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed"} {
+		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
+	}
+}
+
+func rawTable(src schemas.Source) string { return "raw_" + string(src) }
+
+// stagedColumns are the columns read from a file: identifiers only where they
+// become tokens. Names, dates of birth and postcodes are never read.
+func stagedColumns(src schemas.Source) []schemas.InputColumn {
+	var out []schemas.InputColumn
+	for _, c := range src.Columns() {
+		if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func createRaw(ctx context.Context, conn *sql.Conn, src schemas.Source) error {
+	cols := []string{"file VARCHAR", "line BIGINT"}
+	for _, c := range stagedColumns(src) {
+		cols = append(cols, c.Name+" VARCHAR")
+	}
+	_, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", rawTable(src), strings.Join(cols, ", ")))
+	return err
+}
+
+// normaliseHeader lower-cases a header and turns runs of anything but letters
+// and digits into one underscore: "Pupil UPN" -> "pupil_upn".
+func normaliseHeader(h string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.TrimPrefix(h, "\ufeff") {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(unicode.ToLower(r))
+		} else {
+			under = true
+		}
+	}
+	return b.String()
+}
+
+func csvSource(path string, rejectsTable, rejectsScan string) string {
+	opts := "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false"
+	if rejectsTable != "" {
+		opts += fmt.Sprintf(", store_rejects = true, rejects_table = '%s', rejects_scan = '%s'", rejectsTable, rejectsScan)
+	}
+	return fmt.Sprintf("read_csv(%s, %s", warehouse.QuoteLiteral(path), opts)
+}
+
+// header reads the first line of a CSV through DuckDB's sniffer-free reader.
+func header(ctx context.Context, conn *sql.Conn, path string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT Columns FROM sniff_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', sample_size = 1)", warehouse.QuoteLiteral(path)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var cols []any
+		if err := rows.Scan(&cols); err != nil {
+			return nil, err
+		}
+		for _, c := range cols {
+			if m, ok := c.(map[string]any); ok {
+				names = append(names, fmt.Sprint(m["name"]))
+			}
+		}
+	}
+	return names, rows.Err()
+}
+
+// stage reads one file into its source's raw table with each row's line
+// number, and records malformed rows.
+func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
+	if _, err := os.Stat(f.Path); err != nil {
+		return fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
+	}
+	found, err := header(ctx, conn, f.Path)
+	if err != nil {
+		return fmt.Errorf("read header of %s: %w", f.Path, plainDuckDBError(err))
+	}
+	actual := map[string]string{}
+	var foundNorm []string
+	for _, h := range found {
+		n := normaliseHeader(h)
+		if _, dup := actual[n]; !dup {
+			actual[n] = h
+		}
+		foundNorm = append(foundNorm, n)
+	}
+	var missing, expected []string
+	for _, c := range f.Source.Columns() {
+		expected = append(expected, c.Name)
+		if _, ok := actual[c.Name]; c.Required && !ok {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected, Found: foundNorm}
+	}
+	// Line numbers: DuckDB keeps file order (preserve_insertion_order), so the
+	// k-th parsed row is record k, shifted past any rejected records before it.
+	rejects, scans := fmt.Sprintf("rejects_%d", index), fmt.Sprintf("reject_scans_%d", index)
+	var sel []string
+	for _, c := range stagedColumns(f.Source) {
+		if h, ok := actual[c.Name]; ok {
+			sel = append(sel, fmt.Sprintf("%q AS %s", h, c.Name))
+		} else {
+			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
+		}
+	}
+	staging := fmt.Sprintf("staged_%d", index)
+	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER () AS k, %s FROM %s)",
+		staging, strings.Join(sel, ", "), csvSource(f.Path, rejects, scans))
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
+	}
+	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+staging)
+	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+rejects)
+	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+scans)
+
+	name := filepath.Base(f.Path)
+	// A record's line is 1 (the header) + its record number; rejected records
+	// are numbered by DuckDB the same way.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO malformed
+		SELECT ?, ?, line, any_value(column_name), any_value(error_type) FROM %s GROUP BY line`, rejects),
+		string(f.Source), name); err != nil {
+		return fmt.Errorf("read rejects of %s: %w", f.Path, err)
+	}
+	var cols []string
+	for _, c := range stagedColumns(f.Source) {
+		cols = append(cols, c.Name)
+	}
+	// shift(k) = number of rejected records r_i (ascending, i from 1) with r_i - i + 1 <= k.
+	insert := fmt.Sprintf(`INSERT INTO %s
+		WITH rej AS (SELECT DISTINCT line - 1 AS r FROM %s),
+		adj AS (SELECT r - row_number() OVER (ORDER BY r) + 1 AS a FROM rej),
+		steps AS (SELECT a, count(*) OVER (ORDER BY a ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS shift FROM adj)
+		SELECT ?, s.k + 1 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.k), 0), %s
+		FROM %s s`, rawTable(f.Source), rejects, "s."+strings.Join(cols, ", s."), staging)
+	var nRejects int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT line) FROM "+rejects).Scan(&nRejects); err != nil {
+		return err
+	}
+	if nRejects == 0 {
+		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, k + 1, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
+	}
+	if _, err := conn.ExecContext(ctx, insert, name); err != nil {
+		return fmt.Errorf("stage %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// plainDuckDBError keeps DuckDB's message but drops any quoted line of input,
+// which could carry an identifier.
+func plainDuckDBError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "\n"); i > 0 {
+		msg = msg[:i]
+	}
+	return errors.New(msg)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("open input: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// count fills each file's row accounting from the checked tables.
+func count(ctx context.Context, conn *sql.Conn, files []File, stats []Stats) error {
+	byName := map[string]*Stats{}
+	for i := range files {
+		byName[string(files[i].Source)+"/"+filepath.Base(files[i].Path)] = &stats[i]
+	}
+	q := `SELECT source, file, outcome, coalesce(split_part(failed, ':', 1), ''), count(*), sum(CASE WHEN nhs_ignored THEN 1 ELSE 0 END)
+		FROM (
+			SELECT 'roster' AS source, file, outcome, failed, nhs_ignored FROM checked_roster
+			UNION ALL SELECT 'attendance', file, outcome, failed, false FROM checked_attendance
+			UNION ALL SELECT 'participation', file, outcome, failed, false FROM checked_participation
+			UNION ALL SELECT source, file, 'quarantined', 'malformed_row', false FROM malformed
+		) GROUP BY ALL ORDER BY ALL`
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("count rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var source, file, outcome, reason string
+		var n, nhsIgnored int64
+		if err := rows.Scan(&source, &file, &outcome, &reason, &n, &nhsIgnored); err != nil {
+			return err
+		}
+		s, ok := byName[source+"/"+file]
+		if !ok {
+			return fmt.Errorf("count rows: no file %s/%s", source, file)
+		}
+		s.RowsRead += n
+		switch outcome {
+		case "loaded":
+			s.RowsLoaded += n
+		case "duplicate":
+			s.RowsDuplicate += n
+		case "quarantined":
+			s.RowsQuarantined += n
+			s.QuarantinedByReason[reason] += n
+		}
+		if nhsIgnored > 0 {
+			if s.Warnings == nil {
+				s.Warnings = map[string]int64{}
+			}
+			s.Warnings["nhs_number_ignored"] += nhsIgnored
+		}
+	}
+	return rows.Err()
+}
+
+// writeQuarantine writes quarantine/<source>.csv for every source with
+// quarantined rows: masked, never with an identifier column.
+func writeQuarantine(ctx context.Context, conn *sql.Conn, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create quarantine folder: %w", err)
+	}
+	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
+		q := strings.TrimRight(strings.TrimSpace(stripComments(queries.Get("quarantine_"+string(src)))), ";")
+		var n int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+q+")").Scan(&n); err != nil {
+			return fmt.Errorf("quarantine %s: %w", src, err)
+		}
+		if n == 0 {
+			continue
+		}
+		path := filepath.Join(dir, string(src)+".csv")
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO %s (HEADER, DELIMITER ',')", q, warehouse.QuoteLiteral(path))); err != nil {
+			return fmt.Errorf("write quarantine %s: %w", path, err)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stripComments(sqlText string) string {
+	var out []string
+	for _, l := range strings.Split(sqlText, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "--") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+func linkageReport(ctx context.Context, conn *sql.Conn) ([]Linkage, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT programme, count(*),
+			count(*) FILTER (WHERE linked_by = 'nhs_number'), count(*) FILTER (WHERE linked_by = 'upn'),
+			count(*) FILTER (WHERE linked_by = 'conflict'), count(*) FILTER (WHERE linked_by IS NULL)
+		FROM checked_participation WHERE outcome = 'loaded' GROUP BY programme ORDER BY programme`)
+	if err != nil {
+		return nil, fmt.Errorf("linkage report: %w", err)
+	}
+	defer rows.Close()
+	var out []Linkage
+	for rows.Next() {
+		var l Linkage
+		if err := rows.Scan(&l.Programme, &l.Records, &l.ByNHSNumber, &l.ByUPN, &l.Conflicting, &l.Unlinked); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Programme < out[j].Programme })
+	return out, rows.Err()
+}

@@ -1,0 +1,107 @@
+// Package ledger records every release's privacy spending in the warehouse,
+// per scope, and refuses a release that would pass the scope's cap.
+//
+// Spending is recorded before noise is drawn (state "drawn") in its own
+// committed transaction, and marked "published" after publication: noise
+// drawn and never published still counts, because it may have been seen.
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrBudgetExhausted means a release would take a scope past its cap.
+var ErrBudgetExhausted = errors.New("privacy budget exhausted")
+
+// BudgetError says which scope refused, what was spent, asked and allowed.
+type BudgetError struct {
+	Scope                 string
+	Spent, Requested, Cap float64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("privacy budget for scope %s: %.4g of %.4g spent, this release asks %.4g more, which would pass the cap; publish less often, lower privacy.epsilon, or raise privacy.epsilon_cap only with your data protection officer's agreement",
+		e.Scope, e.Spent, e.Cap, e.Requested)
+}
+
+func (e *BudgetError) Unwrap() error { return ErrBudgetExhausted }
+
+// Spent returns the epsilon and delta recorded against scope, drawn or published.
+func Spent(ctx context.Context, db *sql.DB, scope string) (epsilon, delta float64, releases int, err error) {
+	err = db.QueryRowContext(ctx, `SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0), count(*)
+		FROM privacy_ledger WHERE scope = ?`, scope).Scan(&epsilon, &delta, &releases)
+	return
+}
+
+// Reserve records a release's spending before its noise is drawn, refusing
+// with a *BudgetError if the scope's total would pass capEpsilon.
+func Reserve(ctx context.Context, db *sql.DB, releaseID, scope string, epsilon, delta, capEpsilon float64, fingerprint string, now time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var spent float64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(epsilon), 0) FROM privacy_ledger WHERE scope = ?", scope).Scan(&spent); err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	// A tolerance keeps float sums of a split budget from refusing the last share.
+	if spent+epsilon > capEpsilon*(1+1e-9) {
+		return &BudgetError{Scope: scope, Spent: spent, Requested: epsilon, Cap: capEpsilon}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO privacy_ledger VALUES (?, ?, ?, ?, 'drawn', ?, ?)`,
+		releaseID, scope, epsilon, delta, fingerprint, now.UTC()); err != nil {
+		return fmt.Errorf("record spending: %w", err)
+	}
+	return tx.Commit()
+}
+
+// MarkPublished records that a release's noisy values were published.
+func MarkPublished(ctx context.Context, db *sql.DB, releaseID string) error {
+	_, err := db.ExecContext(ctx, "UPDATE privacy_ledger SET state = 'published' WHERE release_id = ?", releaseID)
+	return err
+}
+
+// FindPublished returns the newest published release with this fingerprint:
+// the same inputs, configuration, key and code. Republishing it spends nothing.
+func FindPublished(ctx context.Context, db *sql.DB, fingerprint string) (string, bool, error) {
+	var id string
+	err := db.QueryRowContext(ctx, `SELECT release_id FROM privacy_ledger WHERE fingerprint = ? AND state = 'published'
+		ORDER BY recorded_at DESC LIMIT 1`, fingerprint).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, err == nil, err
+}
+
+// Scope is one scope's spending, for `outcomes budget`.
+type Scope struct {
+	Scope        string  `json:"scope"`
+	EpsilonSpent float64 `json:"epsilon_spent"`
+	DeltaSpent   float64 `json:"delta_spent"`
+	Releases     int     `json:"releases"`
+	Unpublished  int     `json:"unpublished"`
+}
+
+// Scopes lists every scope's spending.
+func Scopes(ctx context.Context, db *sql.DB) ([]Scope, error) {
+	rows, err := db.QueryContext(ctx, `SELECT scope, sum(epsilon), sum(delta), count(*), count(*) FILTER (WHERE state <> 'published')
+		FROM privacy_ledger GROUP BY scope ORDER BY scope`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Scope
+	for rows.Next() {
+		var s Scope
+		if err := rows.Scan(&s.Scope, &s.EpsilonSpent, &s.DeltaSpent, &s.Releases, &s.Unpublished); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

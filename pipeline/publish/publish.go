@@ -1,0 +1,205 @@
+// Package publish writes a release atomically: every file goes into a hidden
+// folder beside the releases, is fsynced, and the folder is renamed into
+// place; then OUTPUT/latest, a symlink, is swapped by rename. A reader sees
+// the previous release or the new one, never a part of one.
+package publish
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/outcomes/outcomes/pipeline/ingest"
+)
+
+// Manifest describes a release; manifest.json lists every file with its SHA-256.
+type Manifest struct {
+	ReleaseID      string         `json:"release_id"`
+	CreatedAt      time.Time      `json:"created_at"`
+	CodeVersion    string         `json:"code_version"`
+	KeyFingerprint string         `json:"key_fingerprint"`
+	Fingerprint    string         `json:"release_fingerprint"`
+	Privacy        Privacy        `json:"privacy"`
+	Inputs         []ingest.Stats `json:"inputs"`
+	Outputs        []Output       `json:"outputs"`
+}
+
+// Privacy records the parameters every number in the release was made with.
+type Privacy struct {
+	Unit                  string             `json:"unit"`
+	Mechanism             string             `json:"mechanism"`
+	Epsilon               float64            `json:"epsilon"`
+	Delta                 float64            `json:"delta"`
+	EpsilonByMeasure      map[string]float64 `json:"epsilon_by_measure"`
+	Scope                 string             `json:"scope"`
+	ScopeEpsilonSpent     float64            `json:"scope_epsilon_spent_including_this"`
+	ScopeEpsilonCap       float64            `json:"scope_epsilon_cap"`
+	MaxPartitionsPerPupil int64              `json:"max_partitions_per_pupil"`
+	MaxProgrammesPerPupil int                `json:"max_programmes_per_pupil"`
+	Bounds                []Bound            `json:"bounds"`
+	RoundingBase          int                `json:"rounding_base"`
+	SuppressBelow         int                `json:"suppress_below"`
+	Intervals             string             `json:"intervals"`
+}
+
+// Bound is the declared clamp of one term's per-pupil session sums.
+type Bound struct {
+	Term  string `json:"term"`
+	Lower int64  `json:"lower"`
+	Upper int64  `json:"upper"`
+}
+
+// Output is one published file.
+type Output struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Rows   int    `json:"rows,omitempty"`
+}
+
+// File is one file to publish: its name in the release folder and content.
+type File struct {
+	Name    string
+	Rows    int
+	Content []byte
+}
+
+// ErrIncomplete means a release folder's files do not match its manifest.
+var ErrIncomplete = errors.New("release does not match its manifest")
+
+// Write publishes files and the manifest as OUTPUT/releases/<id>/ and points
+// OUTPUT/latest at it. On any error nothing new is visible.
+func Write(outputDir string, m *Manifest, files []File) (string, error) {
+	releases := filepath.Join(outputDir, "releases")
+	if err := os.MkdirAll(releases, 0o755); err != nil {
+		return "", fmt.Errorf("create releases folder: %w", err)
+	}
+	final := filepath.Join(releases, m.ReleaseID)
+	if _, err := os.Stat(final); err == nil {
+		return "", fmt.Errorf("release %s already exists", m.ReleaseID)
+	}
+	tmp, err := os.MkdirTemp(releases, ".incomplete-"+m.ReleaseID+"-")
+	if err != nil {
+		return "", fmt.Errorf("create release folder: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+
+	m.Outputs = nil
+	for _, f := range files {
+		sum := sha256.Sum256(f.Content)
+		m.Outputs = append(m.Outputs, Output{Path: f.Name, SHA256: hex.EncodeToString(sum[:]), Rows: f.Rows})
+		if err := writeSynced(filepath.Join(tmp, f.Name), f.Content); err != nil {
+			return "", err
+		}
+	}
+	sort.Slice(m.Outputs, func(i, j int) bool { return m.Outputs[i].Path < m.Outputs[j].Path })
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := writeSynced(filepath.Join(tmp, "manifest.json"), append(manifest, '\n')); err != nil {
+		return "", err
+	}
+	if err := syncDir(tmp); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("move release into place: %w", err)
+	}
+	if err := syncDir(releases); err != nil {
+		return "", err
+	}
+	if err := PointLatest(outputDir, m.ReleaseID); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// PointLatest makes OUTPUT/latest a symlink to releases/<id>, atomically.
+func PointLatest(outputDir, id string) error {
+	link := filepath.Join(outputDir, "latest")
+	tmp := link + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Join("releases", id), tmp); err != nil {
+		return fmt.Errorf("point latest at %s: %w", id, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return fmt.Errorf("point latest at %s: %w", id, err)
+	}
+	return syncDir(outputDir)
+}
+
+// Latest returns the id of the release OUTPUT/latest names, or "" if none.
+func Latest(outputDir string) (string, error) {
+	target, err := os.Readlink(filepath.Join(outputDir, "latest"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return filepath.Base(target), nil
+}
+
+// Verify checks that every file the manifest in dir lists exists with its SHA-256.
+func Verify(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrIncomplete, err)
+	}
+	for _, o := range m.Outputs {
+		f, err := os.Open(filepath.Join(dir, o.Path))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrIncomplete, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
+			return nil, fmt.Errorf("%w: %s has SHA-256 %s, manifest says %s", ErrIncomplete, o.Path, got, o.SHA256)
+		}
+	}
+	return &m, nil
+}
+
+func writeSynced(path string, content []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
+	}
+	if _, err := io.Copy(f, bytes.NewReader(content)); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

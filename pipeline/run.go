@@ -1,0 +1,483 @@
+// Package pipeline runs the nightly batch: ingest and validate the extracts,
+// pseudonymise, load the warehouse, bound each pupil's contributions, draw
+// differentially private aggregates, post-process and publish atomically,
+// recording the privacy spending in the ledger.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/differential-privacy/go/v3/noise"
+
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/ingest"
+	"github.com/outcomes/outcomes/pipeline/keys"
+	"github.com/outcomes/outcomes/pipeline/ledger"
+	"github.com/outcomes/outcomes/pipeline/publish"
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/postprocess"
+	"github.com/outcomes/outcomes/transforms/privacy"
+	"github.com/outcomes/outcomes/transforms/pseudonym"
+)
+
+// Log keys, constant so logs can be searched.
+const (
+	LogRunID   = "run_id"
+	LogStage   = "stage"
+	LogSource  = "source"
+	LogRows    = "rows"
+	LogEpsilon = "epsilon"
+	LogRelease = "release_id"
+	LogElapsed = "elapsed"
+)
+
+// ErrTooManyRejects means a source's quarantined share passed run.max_reject_share.
+var ErrTooManyRejects = errors.New("too many rows rejected")
+
+// ErrKeyChanged means the warehouse's tokens were made with another key.
+var ErrKeyChanged = errors.New("the key differs from the one the warehouse was built with")
+
+// Runner runs the pipeline once per call to Run.
+type Runner struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Noise is the DP mechanism. Defaults to the library's Laplace; only tests change it.
+	Noise noise.Noise
+	// CodeVersion is recorded in the manifest.
+	CodeVersion string
+}
+
+// Result summarises a run.
+type Result struct {
+	RunID       string
+	ReleaseID   string
+	ReleaseDir  string
+	Republished bool
+	Inputs      []ingest.Stats
+	Linkage     []ingest.Linkage
+	Rows        []schemas.AttendanceRow
+	Epsilon     float64
+}
+
+// Paths of the private state.
+func (r *Runner) statePaths() (stateDir, warehousePath, tmpDir string) {
+	stateDir = r.Config.Path(r.Config.Run.StateDir)
+	return stateDir, filepath.Join(stateDir, "warehouse.duckdb"), filepath.Join(stateDir, "tmp")
+}
+
+// OpenWarehouse opens the state folder's warehouse with the configured limits.
+func OpenWarehouse(ctx context.Context, c *config.Config) (*warehouse.Warehouse, error) {
+	stateDir := c.Path(c.Run.StateDir)
+	if err := os.MkdirAll(filepath.Join(stateDir, "tmp"), 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder: %w", err)
+	}
+	return warehouse.Open(ctx, filepath.Join(stateDir, "warehouse.duckdb"), warehouse.Options{
+		MemoryLimit: c.DuckDB.MemoryLimit, Threads: c.DuckDB.Threads, TempDir: filepath.Join(stateDir, "tmp"),
+	})
+}
+
+// Run runs every stage once. A failure at any point publishes nothing and
+// leaves the last good release, the warehouse and the ledger consistent.
+func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
+	now := r.Now
+	if now == nil {
+		now = time.Now
+	}
+	c := r.Config
+	started := now()
+	runID := started.UTC().Format("20060102T150405Z") + "-" + randomHex(3)
+	log := r.Logger.With(LogRunID, runID)
+	res = &Result{RunID: runID}
+
+	stateDir, _, _ := r.statePaths()
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder %s: %w", stateDir, err)
+	}
+	unlock, err := Lock(stateDir, started)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	tok, err := keys.Load(c.Path(c.Run.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("run started", "key_fingerprint", tok.Fingerprint())
+
+	w, err := OpenWarehouse(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	if err := checkKey(ctx, w.DB, tok.Fingerprint(), now()); err != nil {
+		return nil, err
+	}
+	if _, err := w.DB.ExecContext(ctx, "INSERT INTO runs VALUES (?, ?, NULL, 'running', NULL, NULL)", runID, started.UTC()); err != nil {
+		return nil, fmt.Errorf("record run: %w", err)
+	}
+	outcome := "failed"
+	defer func() {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		_, _ = w.DB.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET finished_at = ?, outcome = ?, release_id = ?, message = ? WHERE run_id = ?",
+			now().UTC(), outcome, nullable(res.ReleaseID), nullable(msg), runID)
+	}()
+
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	// Ingest, validate, pseudonymise.
+	stage := time.Now()
+	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(stateDir, "runs", runID)
+	loaded, err := ingest.Load(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"))
+	if err != nil {
+		return nil, err
+	}
+	res.Inputs, res.Linkage = loaded.Stats, loaded.Linkage
+	for _, s := range loaded.Stats {
+		log.Info("ingested", LogStage, "ingest", LogSource, s.Source, "file", filepath.Base(s.Path),
+			LogRows, s.RowsRead, "loaded", s.RowsLoaded, "quarantined", s.RowsQuarantined, "duplicate", s.RowsDuplicate)
+	}
+	if err := writeJSON(filepath.Join(runDir, "summary.json"), map[string]any{"run_id": runID, "inputs": loaded.Stats, "linkage": loaded.Linkage}); err != nil {
+		return nil, err
+	}
+	if err := checkRejects(loaded.Stats, c.Run.MaxRejectShare, filepath.Join(runDir, "quarantine")); err != nil {
+		outcome = "refused"
+		return res, err
+	}
+	if err := ingest.Commit(ctx, conn); err != nil {
+		return nil, err
+	}
+	log.Info("warehouse loaded", LogStage, "load", LogElapsed, time.Since(stage).Round(time.Millisecond))
+
+	// An unchanged release is republished, never redrawn: fresh noise on the
+	// same data would let anyone average it away.
+	fingerprint := r.fingerprint(tok, loaded.Stats)
+	if id, ok, err := ledger.FindPublished(ctx, w.DB, fingerprint); err != nil {
+		return nil, err
+	} else if ok {
+		dir := filepath.Join(c.Path(c.Run.OutputDir), "releases", id)
+		if _, verr := publish.Verify(dir); verr == nil {
+			if err := publish.PointLatest(c.Path(c.Run.OutputDir), id); err != nil {
+				return nil, err
+			}
+			res.ReleaseID, res.ReleaseDir, res.Republished = id, dir, true
+			outcome = "republished"
+			log.Info("inputs and configuration unchanged: republished the stored release, no new noise, no budget spent", LogRelease, id)
+			return res, nil
+		}
+		log.Warn("stored release for these inputs is missing or damaged; a new release will spend budget", LogRelease, id)
+	}
+
+	// Budget first, then noise.
+	releaseID := runID
+	scope := c.Scope()
+	if err := ledger.Reserve(ctx, w.DB, releaseID, scope, c.Privacy.Epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
+		if errors.Is(err, ledger.ErrBudgetExhausted) {
+			outcome = "refused"
+		}
+		return res, err
+	}
+	spent, _, _, err := ledger.Spent(ctx, w.DB, scope)
+	if err != nil {
+		return nil, err
+	}
+	stage = time.Now()
+	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions())
+	if err != nil {
+		return nil, err
+	}
+	salt, err := randomInt64()
+	if err != nil {
+		return nil, err
+	}
+	n, err := feedContributions(ctx, conn, agg, salt, c.Privacy.MaxProgrammesPerPupil)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	cells, err := agg.Results()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, c.Privacy.Epsilon, "scope", scope, "scope_spent", spent, LogElapsed, time.Since(stage).Round(time.Millisecond))
+
+	rows, err := postprocess.AttendanceTable(cells, r.layout())
+	if err != nil {
+		return nil, err
+	}
+	res.Rows = rows
+
+	m := &publish.Manifest{
+		ReleaseID: releaseID, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
+		KeyFingerprint: tok.Fingerprint(), Fingerprint: fingerprint,
+		Privacy: r.privacyRecord(scope, spent), Inputs: loaded.Stats,
+	}
+	files, err := r.releaseFiles(m, rows)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := publish.Write(c.Path(c.Run.OutputDir), m, files)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	if err := ledger.MarkPublished(ctx, w.DB, releaseID); err != nil {
+		return nil, fmt.Errorf("record publication (the release %s is out; its spending is already recorded): %w", releaseID, err)
+	}
+	res.ReleaseID, res.ReleaseDir, res.Epsilon = releaseID, dir, c.Privacy.Epsilon
+	outcome = "published"
+	log.Info("published", LogStage, "publish", LogRelease, releaseID, "dir", dir, LogRows, len(rows))
+	return res, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func checkKey(ctx context.Context, db *sql.DB, fingerprint string, now time.Time) error {
+	var stored string
+	err := db.QueryRowContext(ctx, "SELECT fingerprint FROM key_info LIMIT 1").Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = db.ExecContext(ctx, "INSERT INTO key_info VALUES (?, ?)", fingerprint, now.UTC())
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if stored != fingerprint {
+		return fmt.Errorf("%w (warehouse key %s, this key %s): tokens made with different keys never match; after a key rotation move the state folder's warehouse.duckdb aside and run again to rebuild it", ErrKeyChanged, stored, fingerprint)
+	}
+	return nil
+}
+
+func (r *Runner) inputFiles() []ingest.File {
+	c := r.Config
+	files := []ingest.File{{Source: schemas.SourceRoster, Path: c.Path(c.Inputs.Roster)}}
+	for _, p := range c.Inputs.Attendance {
+		files = append(files, ingest.File{Source: schemas.SourceAttendance, Path: c.Path(p)})
+	}
+	for _, p := range c.Inputs.Participation {
+		files = append(files, ingest.File{Source: schemas.SourceParticipation, Path: c.Path(p)})
+	}
+	return files
+}
+
+// TermID is a term's partition key, e.g. "202425-autumn".
+func TermID(t config.Term) string {
+	return t.AcademicYear + "-" + strings.ToLower(strings.TrimSuffix(t.Name, " term"))
+}
+
+func (r *Runner) partitions() ingest.Partitions {
+	c := r.Config
+	var p ingest.Partitions
+	for _, s := range c.Schools {
+		p.Schools = append(p.Schools, s.URN)
+	}
+	for _, t := range c.Terms {
+		p.Terms = append(p.Terms, ingest.Term{ID: TermID(t), Start: t.Start, End: t.End, MaxSessions: t.MaxSessions()})
+	}
+	for _, pr := range c.Programmes {
+		p.Programmes = append(p.Programmes, pr.ID)
+	}
+	return p
+}
+
+// publicPartitions lists every cell from configuration: school x term x
+// (all pupils + each programme).
+func (r *Runner) publicPartitions() []privacy.Partition {
+	c := r.Config
+	var out []privacy.Partition
+	for _, s := range c.Schools {
+		for _, t := range c.Terms {
+			out = append(out, privacy.Partition{School: s.URN, Term: TermID(t), Programme: privacy.TotalProgramme})
+			for _, p := range c.Programmes {
+				out = append(out, privacy.Partition{School: s.URN, Term: TermID(t), Programme: p.ID})
+			}
+		}
+	}
+	return out
+}
+
+func (r *Runner) privacyOptions() privacy.Options {
+	c := r.Config
+	opt := privacy.Options{
+		Epsilon: map[string]float64{}, MaxPartitions: c.MaxPartitions(),
+		MaxSessions: map[string]int64{}, Noise: r.Noise,
+	}
+	for _, m := range config.Measures {
+		opt.Epsilon[m] = c.EpsilonFor(m)
+	}
+	for _, t := range c.Terms {
+		opt.MaxSessions[TermID(t)] = t.MaxSessions()
+	}
+	return opt
+}
+
+func (r *Runner) layout() postprocess.Layout {
+	c := r.Config
+	l := postprocess.Layout{TrustID: c.Trust.ID, TrustName: c.Trust.Name,
+		RoundingBase: int64(c.Publish.RoundingBase), SuppressBelow: int64(c.Publish.SuppressBelow)}
+	for _, s := range c.Schools {
+		l.Schools = append(l.Schools, postprocess.School{URN: s.URN, Name: s.Name, LAESTAB: s.LAESTAB,
+			OldLACode: s.OldLACode, NewLACode: s.NewLACode, LAName: s.LAName})
+	}
+	for _, t := range c.Terms {
+		l.Terms = append(l.Terms, postprocess.Term{ID: TermID(t), Name: t.Name, AcademicYear: t.AcademicYear})
+	}
+	for _, p := range c.Programmes {
+		l.Programmes = append(l.Programmes, postprocess.Programme{ID: p.ID, Name: p.Name})
+	}
+	return l
+}
+
+func (r *Runner) privacyRecord(scope string, spent float64) publish.Privacy {
+	c := r.Config
+	p := publish.Privacy{
+		Unit:      "pupil (roster pupil; all of a pupil's records are protected together)",
+		Mechanism: "Laplace, drawn by github.com/google/differential-privacy/go/v3 dpagg (Count and BoundedSumInt64)",
+		Epsilon:   c.Privacy.Epsilon, Delta: c.Privacy.Delta, EpsilonByMeasure: map[string]float64{},
+		Scope: scope, ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
+		MaxPartitionsPerPupil: c.MaxPartitions(), MaxProgrammesPerPupil: c.Privacy.MaxProgrammesPerPupil,
+		RoundingBase: c.Publish.RoundingBase, SuppressBelow: c.Publish.SuppressBelow,
+		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (Others, trust totals, rates) use a normal approximation of the combined noise",
+	}
+	for _, m := range config.Measures {
+		p.EpsilonByMeasure[m] = c.EpsilonFor(m)
+	}
+	for _, t := range c.Terms {
+		p.Bounds = append(p.Bounds, publish.Bound{Term: TermID(t), Lower: 0, Upper: t.MaxSessions()})
+	}
+	return p
+}
+
+func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow) ([]publish.File, error) {
+	metadata := map[string]string{
+		"outcomes.release_id":      m.ReleaseID,
+		"outcomes.key_fingerprint": m.KeyFingerprint,
+		"outcomes.code_version":    m.CodeVersion,
+	}
+	privacyJSON, err := json.Marshal(m.Privacy)
+	if err != nil {
+		return nil, err
+	}
+	metadata["outcomes.privacy"] = string(privacyJSON)
+	var inputs []map[string]string
+	for _, in := range m.Inputs {
+		inputs = append(inputs, map[string]string{"source": in.Source, "file": filepath.Base(in.Path), "sha256": in.SHA256})
+	}
+	inputsJSON, _ := json.Marshal(inputs)
+	metadata["outcomes.inputs"] = string(inputsJSON)
+
+	var pq, csvBuf, meta bytes.Buffer
+	if err := publish.WriteParquet(&pq, rows, metadata); err != nil {
+		return nil, err
+	}
+	if err := publish.WriteCSV(&csvBuf, rows, func(r schemas.AttendanceRow) bool { return r.Suppressed }); err != nil {
+		return nil, err
+	}
+	if err := publish.WriteMetaCSV[schemas.AttendanceRow](&meta); err != nil {
+		return nil, err
+	}
+	name := schemas.AttendanceTable
+	return []publish.File{
+		{Name: name + ".parquet", Rows: len(rows), Content: pq.Bytes()},
+		{Name: name + ".csv", Rows: len(rows), Content: csvBuf.Bytes()},
+		{Name: name + ".meta.csv", Content: meta.Bytes()},
+	}, nil
+}
+
+// fingerprint identifies what a release depends on: the inputs' content, the
+// configuration that shapes the release, the key and the code.
+func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, stats []ingest.Stats) string {
+	c := r.Config
+	h := sha256.New()
+	shape, _ := json.Marshal(struct {
+		Trust      config.Trust
+		Schools    []config.School
+		Terms      []config.Term
+		Programmes []config.Programme
+		Privacy    config.Privacy
+		Publish    config.Publish
+	}{c.Trust, c.Schools, c.Terms, c.Programmes, c.Privacy, c.Publish})
+	fmt.Fprintf(h, "code %s\nkey %s\nconfig %s\n", r.CodeVersion, tok.Fingerprint(), shape)
+	var ins []string
+	for _, s := range stats {
+		ins = append(ins, s.Source+" "+s.SHA256)
+	}
+	sort.Strings(ins)
+	fmt.Fprintf(h, "inputs %s\n", strings.Join(ins, ","))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func checkRejects(stats []ingest.Stats, maxShare float64, quarantineDir string) error {
+	for _, s := range stats {
+		if s.RowsRead == 0 {
+			continue
+		}
+		share := float64(s.RowsQuarantined) / float64(s.RowsRead)
+		if share > maxShare {
+			var reasons []string
+			for k, v := range s.QuarantinedByReason {
+				reasons = append(reasons, fmt.Sprintf("%s %d", k, v))
+			}
+			sort.Strings(reasons)
+			return fmt.Errorf("%w: %s file %s had %d of %d rows quarantined (%.1f%%, limit %.1f%%): %s; nothing was published. The rows and reasons are in %s",
+				ErrTooManyRejects, s.Source, s.Path, s.RowsQuarantined, s.RowsRead, 100*share, 100*maxShare, strings.Join(reasons, ", "), quarantineDir)
+		}
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomInt64() (int64, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, err
+	}
+	return int64(binary.LittleEndian.Uint64(b[:]) >> 1), nil
+}

@@ -1,0 +1,105 @@
+// Package warehouse opens the DuckDB file that holds the pseudonymised data,
+// the run history and the privacy ledger.
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/outcomes/outcomes/queries"
+)
+
+// Options are the engine's resource settings, applied to every connection.
+type Options struct {
+	MemoryLimit string // e.g. "4GB"
+	Threads     int
+	// TempDir is where DuckDB may spill. It must be private: spilled pages of
+	// staging tables can hold raw identifiers until they are dropped.
+	TempDir string
+}
+
+// Warehouse is an open DuckDB database. Use Conn for work that needs temp
+// tables: they live on one connection.
+type Warehouse struct {
+	DB        *sql.DB
+	connector *duckdb.Connector
+	path      string
+}
+
+// Open opens (or creates) the warehouse at path, owner-only, and applies the schema.
+func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
+	settings := []string{
+		fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opt.MemoryLimit, "'", "")),
+		fmt.Sprintf("SET threads = %d", max(1, opt.Threads)),
+		// Staging tables are read back in file order to give each row its line.
+		"SET preserve_insertion_order = true",
+		// Everything is built in; nothing may be fetched at run time.
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	if opt.TempDir != "" {
+		settings = append(settings, fmt.Sprintf("SET temp_directory = '%s'", strings.ReplaceAll(opt.TempDir, "'", "''")))
+	}
+	connector, err := duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
+		for _, s := range settings {
+			if _, err := execer.ExecContext(context.Background(), s, nil); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	w := &Warehouse{DB: db, connector: connector, path: path}
+	if _, err := db.ExecContext(ctx, queries.Get("warehouse_schema")); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("apply warehouse schema to %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + ".wal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			w.Close()
+			return nil, fmt.Errorf("restrict warehouse file: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Conn pins one connection and defines the session's helper macros on it.
+func (w *Warehouse) Conn(ctx context.Context) (*sql.Conn, error) {
+	c, err := w.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, queries.Get("macros")); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("define macros: %w", err)
+	}
+	return c, nil
+}
+
+// Close checkpoints and closes the database.
+func (w *Warehouse) Close() error {
+	_, _ = w.DB.Exec("CHECKPOINT")
+	err := w.DB.Close()
+	if cerr := w.connector.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Path is the warehouse file's path.
+func (w *Warehouse) Path() string { return w.path }
+
+// QuoteLiteral quotes s as a SQL string literal, for the few places DuckDB
+// takes a file path where a parameter cannot go (COPY ... TO).
+func QuoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

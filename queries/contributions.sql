@@ -1,0 +1,59 @@
+-- Per-pupil contributions, the input to differential privacy: one row per
+-- pupil x term x cell, where a cell is "total" (all pupils of the pupil's
+-- school) or a programme whose participants the pupil is among.
+--
+-- Definitions (DfE's, per term):
+--   possible sessions     sessions coded P, AEA, AUTH or UNAUTH;
+--   authorised absence    sessions coded AUTH; unauthorised absence: UNAUTH;
+--   persistent absentee   authorised + unauthorised >= 10% of the pupil's
+--                         own possible sessions in the term;
+--   a pupil is counted in a term when they have at least one possible session;
+--   participant           at least one linked record of the programme with
+--                         event session or completed and attended Y, at any
+--                         date in the data (a participant for every term).
+-- Bounding, explicit and before noise: values are clamped to
+-- [0, max_sessions of the term] (2 x school days), and each pupil keeps at most
+-- $2 (max_programmes_per_pupil) programmes, chosen at random by a hash salted with the
+-- release's random salt ($1), never by a data value. So a pupil reaches at most
+-- terms x (1 + $2) cells.
+WITH per_term AS (
+    SELECT s.pupil_key, p.school_urn, t.term_id, t.max_sessions,
+           count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) AS possible,
+           count(*) FILTER (WHERE s.category = 'AUTH')   AS authorised,
+           count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised
+    FROM sessions s
+    JOIN pupils p USING (pupil_key)
+    JOIN cfg_terms t ON s.session_date BETWEEN t.start_date AND t.end_date
+    GROUP BY s.pupil_key, p.school_urn, t.term_id, t.max_sessions
+    HAVING count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) > 0
+),
+bounded AS (
+    SELECT pupil_key, school_urn, term_id,
+           least(possible, max_sessions) AS possible,
+           least(authorised, max_sessions) AS authorised,
+           least(unauthorised, max_sessions) AS unauthorised,
+           (authorised + unauthorised) * 10 >= possible AS persistent
+    FROM per_term
+),
+participants AS (
+    SELECT DISTINCT pupil_key, programme
+    FROM participation
+    WHERE pupil_key IS NOT NULL AND attended AND event IN ('session', 'completed')
+      AND programme IN (SELECT programme_id FROM cfg_programmes)
+),
+kept_programmes AS (
+    SELECT pupil_key, programme
+    FROM (
+        SELECT pupil_key, programme,
+               row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme, $1)) AS pick
+        FROM participants
+    )
+    WHERE pick <= $2
+)
+SELECT pupil_key, school_urn, term_id, 'total' AS programme, possible, authorised, unauthorised, persistent
+FROM bounded
+UNION ALL
+SELECT b.pupil_key, b.school_urn, b.term_id, k.programme, b.possible, b.authorised, b.unauthorised, b.persistent
+FROM bounded b
+JOIN kept_programmes k USING (pupil_key)
+ORDER BY term_id, school_urn, programme, pupil_key;

@@ -1,0 +1,51 @@
+-- The warehouse: pseudonymised, so still personal data, kept in the trust's
+-- private state folder. It holds keyed tokens and integer surrogate keys,
+-- never a raw UPN, NHS number, name, date of birth or postcode.
+-- Statements are idempotent; they run on every open.
+CREATE TABLE IF NOT EXISTS key_info (
+    fingerprint VARCHAR NOT NULL,   -- which key made the tokens below
+    created_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pupils (
+    pupil_key  BIGINT PRIMARY KEY,  -- surrogate, stable for one load
+    upn_token  VARCHAR NOT NULL,    -- HMAC of the UPN
+    nhs_token  VARCHAR,             -- HMAC of the NHS number, when the roster has a valid one
+    school_urn VARCHAR NOT NULL,
+    year_group INTEGER NOT NULL,    -- 0 is reception
+    fsm        BOOLEAN,
+    sen        VARCHAR,             -- N, K or E
+    gender     VARCHAR
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    pupil_key    BIGINT NOT NULL,
+    session_date DATE NOT NULL,
+    session      VARCHAR NOT NULL,  -- AM or PM
+    mark         VARCHAR NOT NULL,  -- DfE code
+    category     VARCHAR NOT NULL   -- P, AEA, AUTH, UNAUTH, NPS or PENDING
+);
+CREATE TABLE IF NOT EXISTS participation (
+    programme  VARCHAR NOT NULL,
+    pupil_key  BIGINT,              -- NULL when the record links to no roster pupil
+    linked_by  VARCHAR,             -- nhs_number or upn
+    event_date DATE NOT NULL,
+    event      VARCHAR NOT NULL,
+    attended   BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      VARCHAR PRIMARY KEY,
+    started_at  TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    outcome     VARCHAR NOT NULL,   -- running, published, republished, refused, failed
+    release_id  VARCHAR,
+    message     VARCHAR
+);
+CREATE TABLE IF NOT EXISTS privacy_ledger (
+    release_id  VARCHAR NOT NULL,
+    scope       VARCHAR NOT NULL,   -- trust / academic years
+    epsilon     DOUBLE NOT NULL,
+    delta       DOUBLE NOT NULL,
+    state       VARCHAR NOT NULL,   -- drawn (noise drawn, spent) or published
+    fingerprint VARCHAR NOT NULL,   -- inputs, configuration, key and code
+    recorded_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (release_id, scope)
+);

@@ -1,0 +1,92 @@
+package schemas
+
+// Input contracts (DOMAIN.md §8). Header names are matched after trimming,
+// lower-casing and turning spaces and punctuation into underscores.
+
+// Source names the kind of extract.
+type Source string
+
+// Sources the pipeline reads.
+const (
+	SourceRoster        Source = "roster"
+	SourceAttendance    Source = "attendance"
+	SourceParticipation Source = "participation"
+)
+
+// InputColumn is one column of an input contract.
+type InputColumn struct {
+	Name     string
+	Required bool
+	// Identifier columns hold raw personal identifiers: they are tokenised or
+	// dropped at ingest and never written anywhere, masked in quarantine files.
+	Identifier bool
+}
+
+// Columns returns the contract of a source.
+func (s Source) Columns() []InputColumn {
+	switch s {
+	case SourceRoster:
+		return []InputColumn{
+			{Name: "school_urn", Required: true},
+			{Name: "upn", Required: true, Identifier: true},
+			{Name: "year_group", Required: true},
+			{Name: "fsm"}, {Name: "sen"}, {Name: "gender"},
+			{Name: "date_of_birth", Identifier: true},
+			{Name: "forename", Identifier: true},
+			{Name: "surname", Identifier: true},
+			{Name: "postcode", Identifier: true},
+			{Name: "nhs_number", Identifier: true},
+		}
+	case SourceAttendance:
+		return []InputColumn{
+			{Name: "school_urn", Required: true},
+			{Name: "upn", Required: true, Identifier: true},
+			{Name: "session_date", Required: true},
+			{Name: "session", Required: true},
+			{Name: "mark", Required: true},
+		}
+	case SourceParticipation:
+		return []InputColumn{
+			{Name: "programme", Required: true},
+			{Name: "nhs_number", Identifier: true},
+			{Name: "upn", Identifier: true},
+			{Name: "event_date", Required: true},
+			{Name: "event", Required: true},
+			{Name: "attended", Required: true},
+		}
+	}
+	return nil
+}
+
+// ParticipationEvents are the accepted values of the event column.
+var ParticipationEvents = []string{"referral", "session", "completed"}
+
+// QuarantineReason is a stable code for why a row was not loaded.
+type QuarantineReason struct {
+	Code    string
+	Column  string // the column at fault, empty when the whole row is
+	Message string // plain English, shown to the data lead
+}
+
+// QuarantineReasons lists every reason a row can be quarantined, by code.
+var QuarantineReasons = []QuarantineReason{
+	{"malformed_row", "", "The row does not have the same number of fields as the header (a stray comma or quote, or a file cut off mid-row)."},
+	{"missing_value", "", "A required field is empty."},
+	{"invalid_upn", "upn", "The UPN is not a letter and 12 characters with a correct check letter (DfE validation rule 1510)."},
+	{"invalid_nhs_number", "nhs_number", "The NHS number is not 10 digits with a correct modulus 11 check digit."},
+	{"missing_identifier", "nhs_number", "Neither an NHS number nor a UPN is given, so the record cannot be linked to a pupil."},
+	{"unknown_school", "school_urn", "The school URN is not one of the schools in the configuration."},
+	{"invalid_year_group", "year_group", "The year group is not R or a whole number from 0 to 14."},
+	{"invalid_fsm", "fsm", "The free school meals flag is not Y or N."},
+	{"invalid_sen", "sen", "The SEN status is not N, K or E."},
+	{"conflicting_roster_row", "upn", "The same UPN appears earlier in the roster with different details; the earlier row was kept."},
+	{"invalid_date", "", "The date is not a real date in the form YYYY-MM-DD."},
+	{"date_outside_terms", "session_date", "The session date falls in none of the configured terms."},
+	{"invalid_session", "session", "The session is not AM or PM."},
+	{"unknown_mark", "mark", "The mark is not a DfE attendance code valid from 2024/25."},
+	{"pupil_not_on_roster", "upn", "The UPN is valid but no pupil on the roster has it."},
+	{"conflicting_mark", "mark", "Another mark for the same pupil and session was kept by the best-mark rule (present > approved activity > authorised > unauthorised > not possible)."},
+	{"unknown_programme", "programme", "The programme is not one of the programmes in the configuration."},
+	{"invalid_event", "event", "The event is not referral, session or completed."},
+	{"invalid_attended", "attended", "The attended flag is not Y or N."},
+}

@@ -1,0 +1,221 @@
+// Package postprocess turns noisy DP cells into the published attendance
+// table. Everything here works on noisy values only, so it costs no privacy:
+// deriving the Others group (all pupils minus participants) and trust totals
+// (sums over schools), ratios of noisy sums, clamping negatives to zero,
+// rounding, and suppressing rows whose noisy pupil count is small. Suppression
+// is a reliability measure: the differential privacy protects the pupils.
+package postprocess
+
+import (
+	"math"
+
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/privacy"
+)
+
+// z95 is the normal quantile for two-sided 95% intervals of derived values.
+const z95 = 1.959964
+
+// Layout is the public description of the partitions, from configuration.
+type Layout struct {
+	TrustID, TrustName string
+	Schools            []School
+	Terms              []Term
+	Programmes         []Programme
+	// RoundingBase rounds counts and sums to a multiple of it (half up).
+	RoundingBase int64
+	// SuppressBelow suppresses rows whose noisy pupil count is below it.
+	SuppressBelow int64
+}
+
+// School carries the published columns of one school.
+type School struct{ URN, Name, LAESTAB, OldLACode, NewLACode, LAName string }
+
+// Term is a reporting term: ID is the partition key, Name the EES time_identifier.
+type Term struct{ ID, Name, AcademicYear string }
+
+// Programme is a health initiative.
+type Programme struct{ ID, Name string }
+
+// value is a noisy quantity with its noise variance and 95% interval.
+type value struct {
+	v, variance  float64
+	lower, upper float64
+}
+
+func fromEstimate(e privacy.Estimate) value {
+	return value{v: float64(e.Value), variance: e.NoiseVariance, lower: e.Lower, upper: e.Upper}
+}
+
+// derived builds a value whose interval is the normal approximation from its
+// variance: used for sums and differences of independent noisy values.
+func derived(v, variance float64) value {
+	h := z95 * math.Sqrt(variance)
+	return value{v: v, variance: variance, lower: v - h, upper: v + h}
+}
+
+func add(a, b value) value { return derived(a.v+b.v, a.variance+b.variance) }
+func sub(a, b value) value { return derived(a.v-b.v, a.variance+b.variance) }
+
+// measures are one row's noisy quantities before presentation.
+type measures struct {
+	pupils, possible, authorised, unauthorised, persistent value
+}
+
+func fromCell(c privacy.Cell) measures {
+	return measures{
+		pupils: fromEstimate(c.Pupils), possible: fromEstimate(c.PossibleSessions),
+		authorised: fromEstimate(c.AuthorisedAbsence), unauthorised: fromEstimate(c.UnauthorisedAbsence),
+		persistent: fromEstimate(c.PersistentAbsentees),
+	}
+}
+
+func (m measures) plus(o measures) measures {
+	return measures{add(m.pupils, o.pupils), add(m.possible, o.possible), add(m.authorised, o.authorised),
+		add(m.unauthorised, o.unauthorised), add(m.persistent, o.persistent)}
+}
+
+func (m measures) minus(o measures) measures {
+	return measures{sub(m.pupils, o.pupils), sub(m.possible, o.possible), sub(m.authorised, o.authorised),
+		sub(m.unauthorised, o.unauthorised), sub(m.persistent, o.persistent)}
+}
+
+// AttendanceTable builds the published rows from the DP cells: for every term,
+// the trust (MAT) and each school, the Total group and each programme's
+// Participants and Others, sorted by public keys. A cell missing from cells is
+// an error in the caller; every public partition must have been aggregated.
+func AttendanceTable(cells []privacy.Cell, layout Layout) ([]schemas.AttendanceRow, error) {
+	byPartition := make(map[privacy.Partition]measures, len(cells))
+	for _, c := range cells {
+		byPartition[c.Partition] = fromCell(c)
+	}
+	get := func(school, term, programme string) (measures, error) {
+		m, ok := byPartition[privacy.Partition{School: school, Term: term, Programme: programme}]
+		if !ok {
+			return measures{}, &MissingCellError{School: school, Term: term, Programme: programme}
+		}
+		return m, nil
+	}
+	var rows []schemas.AttendanceRow
+	for _, term := range layout.Terms {
+		var trustTotal measures
+		trustParticipants := make([]measures, len(layout.Programmes))
+		var schoolRows []schemas.AttendanceRow
+		for si, school := range layout.Schools {
+			total, err := get(school.URN, term.ID, privacy.TotalProgramme)
+			if err != nil {
+				return nil, err
+			}
+			base := layout.row(term, schemas.LevelSchool, &school)
+			schoolRows = append(schoolRows, layout.present(base, total, "total", "Total", schemas.GroupTotal))
+			if si == 0 {
+				trustTotal = total
+			} else {
+				trustTotal = trustTotal.plus(total)
+			}
+			for pi, prog := range layout.Programmes {
+				part, err := get(school.URN, term.ID, prog.ID)
+				if err != nil {
+					return nil, err
+				}
+				schoolRows = append(schoolRows,
+					layout.present(base, part, prog.ID, prog.Name, schemas.GroupParticipants),
+					layout.present(base, total.minus(part), prog.ID, prog.Name, schemas.GroupOthers))
+				if si == 0 {
+					trustParticipants[pi] = part
+				} else {
+					trustParticipants[pi] = trustParticipants[pi].plus(part)
+				}
+			}
+		}
+		if len(layout.Schools) > 0 {
+			base := layout.row(term, schemas.LevelMAT, nil)
+			rows = append(rows, layout.present(base, trustTotal, "total", "Total", schemas.GroupTotal))
+			for pi, prog := range layout.Programmes {
+				rows = append(rows,
+					layout.present(base, trustParticipants[pi], prog.ID, prog.Name, schemas.GroupParticipants),
+					layout.present(base, trustTotal.minus(trustParticipants[pi]), prog.ID, prog.Name, schemas.GroupOthers))
+			}
+		}
+		rows = append(rows, schoolRows...)
+	}
+	return rows, nil
+}
+
+// MissingCellError reports a public partition with no DP cell.
+type MissingCellError struct{ School, Term, Programme string }
+
+func (e *MissingCellError) Error() string {
+	return "no aggregate for school " + e.School + ", term " + e.Term + ", programme " + e.Programme
+}
+
+func (l Layout) row(term Term, level string, s *School) schemas.AttendanceRow {
+	r := schemas.AttendanceRow{
+		TimePeriod: term.AcademicYear, TimeIdentifier: term.Name, GeographicLevel: level,
+		CountryCode: schemas.CountryCode, CountryName: schemas.CountryName,
+		TrustID: l.TrustID, TrustName: l.TrustName,
+	}
+	if s != nil {
+		r.SchoolURN, r.SchoolName, r.SchoolLAESTAB = s.URN, s.Name, s.LAESTAB
+		r.OldLACode, r.NewLACode, r.LAName = s.OldLACode, s.NewLACode, s.LAName
+	}
+	return r
+}
+
+// present applies clamping, rates, suppression and rounding to one row.
+func (l Layout) present(base schemas.AttendanceRow, m measures, progID, progName, group string) schemas.AttendanceRow {
+	r := base
+	r.ProgrammeID, r.Programme, r.PupilGroup = progID, progName, group
+	pupils := math.Max(0, m.pupils.v)
+	if pupils < float64(l.SuppressBelow) {
+		r.Suppressed = true
+		return r
+	}
+	missed := add(m.authorised, m.unauthorised)
+	r.Pupils, r.PupilsLower95, r.PupilsUpper95 = l.count(m.pupils)
+	r.PossibleSessions, r.PossibleSessionsLower95, r.PossibleSessionsUpper95 = l.count(m.possible)
+	r.SessionsMissed, r.SessionsMissedLower95, r.SessionsMissedUpper95 = l.count(missed)
+	r.AuthorisedAbsence, r.AuthorisedAbsenceLower95, r.AuthorisedAbsenceUpper95 = l.count(m.authorised)
+	r.UnauthorisedAbsence, r.UnauthorisedAbsenceLower95, r.UnauthorisedAbsenceUpper95 = l.count(m.unauthorised)
+	r.PersistentAbsentees, r.PersistentAbsenteesLower95, r.PersistentAbsenteesUpper95 = l.count(m.persistent)
+
+	if rate, lo, hi, ok := ratio(missed, m.possible); ok {
+		r.OverallAbsenceRate = percent(rate)
+		r.AttendanceRate, r.AttendanceRateLower95, r.AttendanceRateUpper95 = percent(1-rate), percent(1-hi), percent(1-lo)
+	}
+	if rate, lo, hi, ok := ratio(m.persistent, m.pupils); ok {
+		r.PersistentAbsenceRate, r.PersistentAbsenceRateLow95, r.PersistentAbsenceRateUp95 = percent(rate), percent(lo), percent(hi)
+	}
+	return r
+}
+
+// ratio returns num/den clamped to [0, 1] with a 95% interval from the delta
+// method over both noisy values, which are independent (separate measures).
+func ratio(num, den value) (rate, lower, upper float64, ok bool) {
+	n, d := math.Max(0, num.v), den.v
+	if d <= 0 {
+		return 0, 0, 0, false
+	}
+	rate = math.Min(1, n/d)
+	sd := math.Sqrt(num.variance+rate*rate*den.variance) / d
+	return rate, math.Max(0, rate-z95*sd), math.Min(1, rate+z95*sd), true
+}
+
+// count clamps a noisy count or sum at zero and rounds it half up to the
+// rounding base; the interval is widened outwards to the base so rounding
+// never narrows it.
+func (l Layout) count(v value) (val, lower, upper *int64) {
+	b := l.RoundingBase
+	if b < 1 {
+		b = 1
+	}
+	roundHalfUp := int64(math.Floor(math.Max(0, v.v)/float64(b)+0.5)) * b
+	lo := int64(math.Floor(math.Max(0, v.lower)/float64(b))) * b
+	hi := int64(math.Ceil(math.Max(0, v.upper)/float64(b))) * b
+	return &roundHalfUp, &lo, &hi
+}
+
+func percent(x float64) *float64 {
+	p := math.Round(x*1000) / 10
+	return &p
+}
