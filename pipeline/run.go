@@ -96,7 +96,7 @@ func OpenWarehouse(ctx context.Context, c *config.Config) (*warehouse.Warehouse,
 
 // Run runs every stage once. A failure at any point publishes nothing and
 // leaves the last good release, the warehouse and the ledger consistent.
-func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
+func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	now := r.Now
 	if now == nil {
 		now = time.Now
@@ -105,7 +105,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	started := now()
 	runID := started.UTC().Format("20060102T150405Z") + "-" + randomHex(3)
 	log := r.Logger.With(LogRunID, runID)
-	res = &Result{RunID: runID}
+	res := &Result{RunID: runID}
 
 	stateDir, _, _ := r.statePaths()
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -156,6 +156,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 		return nil, err
 	}
 	runDir := filepath.Join(stateDir, "runs", runID)
+	defer ingest.DropStaging(conn)
 	loaded, err := ingest.Load(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"))
 	if err != nil {
 		return nil, err
@@ -175,6 +176,7 @@ func (r *Runner) Run(ctx context.Context) (res *Result, err error) {
 	if err := ingest.Commit(ctx, conn); err != nil {
 		return nil, err
 	}
+	ingest.DropStaging(conn)
 	log.Info("warehouse loaded", LogStage, "load", LogElapsed, time.Since(stage).Round(time.Millisecond))
 
 	// An unchanged release is republished, never redrawn: fresh noise on the

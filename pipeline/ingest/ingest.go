@@ -146,9 +146,8 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 // Load stages, checks, tokenises and loads every file, replacing the
 // warehouse's pupils, sessions and participation in one transaction, and
 // writes one quarantine CSV per source into quarantineDir. DefinePartitions
-// must have run on conn.
+// must have run on conn; DropStaging must follow.
 func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string) (*Result, error) {
-	defer dropStaging(conn)
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, error_type VARCHAR)"); err != nil {
 		return nil, err
 	}
@@ -206,7 +205,9 @@ func Commit(ctx context.Context, conn *sql.Conn) error {
 	return tx.Commit()
 }
 
-func dropStaging(conn *sql.Conn) {
+// DropStaging drops every staging table, the only place raw identifiers
+// ever sit; call it once Commit has run (or the run has failed).
+func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
 	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens",
 		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed"} {
@@ -257,8 +258,14 @@ func normaliseHeader(h string) string {
 	return b.String()
 }
 
-func csvSource(path string, rejectsTable, rejectsScan string) string {
-	opts := "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false"
+// csvSource reads every field as text with the file's own header names, so
+// nothing is guessed: types are checked by the validation queries.
+func csvSource(path string, header []string, rejectsTable, rejectsScan string) string {
+	cols := make([]string, len(header))
+	for i, h := range header {
+		cols[i] = fmt.Sprintf("%s: 'VARCHAR'", warehouse.QuoteLiteral(h))
+	}
+	opts := "header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, columns = {" + strings.Join(cols, ", ") + "}"
 	if rejectsTable != "" {
 		opts += fmt.Sprintf(", store_rejects = true, rejects_table = '%s', rejects_scan = '%s'", rejectsTable, rejectsScan)
 	}
@@ -329,7 +336,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 	}
 	staging := fmt.Sprintf("staged_%d", index)
 	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER () AS k, %s FROM %s)",
-		staging, strings.Join(sel, ", "), csvSource(f.Path, rejects, scans))
+		staging, strings.Join(sel, ", "), csvSource(f.Path, found, rejects, scans))
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
@@ -43,10 +44,13 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 	}
+	// temp_directory is database-wide and fixed once used, so it goes in the
+	// DSN rather than the per-connection init.
+	dsn := path
 	if opt.TempDir != "" {
-		settings = append(settings, fmt.Sprintf("SET temp_directory = '%s'", strings.ReplaceAll(opt.TempDir, "'", "''")))
+		dsn += "?" + url.Values{"temp_directory": {opt.TempDir}}.Encode()
 	}
-	connector, err := duckdb.NewConnector(path, func(execer driver.ExecerContext) error {
+	connector, err := duckdb.NewConnector(dsn, func(execer driver.ExecerContext) error {
 		for _, s := range settings {
 			if _, err := execer.ExecContext(context.Background(), s, nil); err != nil {
 				return fmt.Errorf("%s: %w", s, err)

@@ -1,0 +1,44 @@
+# The entry point for people and CI. cgo and the duckdb_arrow build tag are
+# required: duckdb-go compiles DuckDB's Arrow interface only with that tag.
+GO       ?= go
+TAGS     := duckdb_arrow
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+export CGO_ENABLED := 1
+
+DEMO     := demo
+BIN      := bin/outcomes
+
+.PHONY: all build test test-short demo vet fmt bench clean
+
+all: build
+
+build:
+	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/outcomes
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
+
+test: build
+	$(GO) vet -tags $(TAGS) ./...
+	$(GO) test -tags $(TAGS) -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -tags $(TAGS) -short ./...
+
+# The main job on synthetic data: a trust of 20 schools, one academic year.
+demo: build
+	rm -rf $(DEMO)/data $(DEMO)/pipeline.toml
+	mkdir -p $(DEMO)
+	$(BIN) fixtures --out $(DEMO)/data --config $(DEMO)/pipeline.toml --schools 20 --pupils 1000 --seed 2024
+	@test -f $(DEMO)/key || $(BIN) keygen --out $(DEMO)/key
+	$(BIN) run --config $(DEMO)/pipeline.toml
+
+bench: build
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin $(DEMO)

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/outcomes/outcomes/pipeline"
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/ingest"
+	"github.com/outcomes/outcomes/pipeline/ledger"
+)
+
+// version is stamped by the Makefile (-ldflags "-X main.version=...").
+var version = "dev"
+
+// Exit codes, decided here and nowhere else.
+const (
+	ExitOK          = 0
+	ExitInternal    = 1 // anything unexpected
+	ExitUsage       = 2 // bad flags or configuration
+	ExitBadInput    = 3 // input refused: missing file or column, too many rejected rows
+	ExitBudget      = 4 // the privacy ledger refused the release
+	ExitLocked      = 5 // another outcomes process holds the state folder
+	ExitInterrupted = 6 // stopped by SIGINT or SIGTERM; nothing was published
+)
+
+const usage = `outcomes: attendance impact of school health initiatives, published with differential privacy
+
+Usage:
+  outcomes fixtures --out DIR [--config FILE] [--seed N] [--schools N] [--pupils N] [--effect PP]
+  outcomes keygen --out FILE
+  outcomes run --config FILE
+  outcomes schedule --config FILE
+  outcomes budget --config FILE [--json]
+  outcomes version
+
+Global flags (before or after the command): --log-format text|json
+Exit codes: 0 ok, 1 internal error, 2 usage or configuration, 3 input refused,
+4 privacy budget refused, 5 state folder locked, 6 interrupted.
+`
+
+// usageError marks an error in how the command was called.
+type usageError struct{ error }
+
+// Run is the whole program behind main: it parses args, runs one command and
+// returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	logFormat := "text"
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--log-format" || a == "-log-format":
+			if i+1 < len(args) {
+				logFormat = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, "--log-format="):
+			logFormat = strings.TrimPrefix(a, "--log-format=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	logger, err := newLogger(stderr, logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "outcomes:", err)
+		return ExitUsage
+	}
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		fmt.Fprint(stderr, usage)
+		if len(rest) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	commands := map[string]func(context.Context, []string, io.Writer, *slog.Logger) error{
+		"fixtures": cmdFixtures,
+		"keygen":   cmdKeygen,
+		"run":      cmdRun,
+		"schedule": cmdSchedule,
+		"budget":   cmdBudget,
+		"version": func(context.Context, []string, io.Writer, *slog.Logger) error {
+			fmt.Fprintln(stdout, "outcomes", version)
+			return nil
+		},
+	}
+	cmd, ok := commands[rest[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "outcomes: unknown command %q\n\n%s", rest[0], usage)
+		return ExitUsage
+	}
+	err = cmd(ctx, rest[1:], stdout, logger)
+	code := exitCode(ctx, err)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stderr, "outcomes %s: %v\n", rest[0], err)
+	}
+	return code
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	var cfgErr *config.Error
+	var missing *ingest.MissingColumnsError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &ue), errors.As(err, &cfgErr), strings.Contains(err.Error(), "config "):
+		return ExitUsage
+	case errors.Is(err, ledger.ErrBudgetExhausted):
+		return ExitBudget
+	case errors.Is(err, pipeline.ErrLocked):
+		return ExitLocked
+	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist):
+		return ExitBadInput
+	}
+	return ExitInternal
+}
+
+func newLogger(w io.Writer, format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("outcomes "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			var b strings.Builder
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			return usageError{fmt.Errorf("flags:\n%s", b.String())}
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, usageError{errors.New("--config FILE is required")}
+	}
+	return config.LoadFile(path)
+}
