@@ -16,8 +16,10 @@ import (
 
 // feedContributions streams the bounded per-pupil contributions from DuckDB
 // to the DP aggregator as Arrow batches: Go touches each contribution once and
-// no Go slice ever holds them all.
-func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggregator, salt int64, maxProgrammes int) (rows int64, err error) {
+// no Go slice ever holds them all. Each row goes to the school's cell and/or
+// the trust's cell, as the published levels say; both count against the
+// aggregator's MaxPartitions.
+func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggregator, keys partitionKeys, salt int64, maxProgrammes int, trustLevel, schoolLevel bool) (rows int64, err error) {
 	err = conn.Raw(func(driverConn any) error {
 		dc, ok := driverConn.(*duckdb.Conn)
 		if !ok {
@@ -35,9 +37,9 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 		for reader.Next() {
 			rec := reader.RecordBatch()
 			pupil, ok1 := rec.Column(0).(*array.Int64)
-			school, ok2 := rec.Column(1).(array.StringLike)
-			term, ok3 := rec.Column(2).(array.StringLike)
-			programme, ok4 := rec.Column(3).(array.StringLike)
+			school, ok2 := rec.Column(1).(*array.Int32)
+			term, ok3 := rec.Column(2).(*array.Int32)
+			programme, ok4 := rec.Column(3).(*array.Int32)
 			possible, ok5 := rec.Column(4).(*array.Int64)
 			authorised, ok6 := rec.Column(5).(*array.Int64)
 			unauthorised, ok7 := rec.Column(6).(*array.Int64)
@@ -46,16 +48,28 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 				return fmt.Errorf("contributions arrived with schema %s", rec.Schema())
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
+				p, err := keys.partition(school.Value(i), term.Value(i), programme.Value(i))
+				if err != nil {
+					return err
+				}
 				c := privacy.Contribution{
-					Partition:           privacy.Partition{School: school.Value(i), Term: term.Value(i), Programme: programme.Value(i)},
+					Partition:           p,
 					PupilKey:            pupil.Value(i),
 					PossibleSessions:    possible.Value(i),
 					AuthorisedAbsence:   authorised.Value(i),
 					UnauthorisedAbsence: unauthorised.Value(i),
 					PersistentAbsentee:  persistent.Value(i),
 				}
-				if err := agg.Add(c); err != nil {
-					return err
+				if schoolLevel {
+					if err := agg.Add(c); err != nil {
+						return err
+					}
+				}
+				if trustLevel {
+					c.School = privacy.AllSchools
+					if err := agg.Add(c); err != nil {
+						return err
+					}
 				}
 				rows++
 			}
@@ -63,4 +77,22 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 		return reader.Err()
 	})
 	return rows, err
+}
+
+// partitionKeys turns the integer keys of contributions.sql back into the
+// configured public keys.
+type partitionKeys struct {
+	schools, terms, programmes []string
+}
+
+func (k partitionKeys) partition(school, term, programme int32) (privacy.Partition, error) {
+	if school < 0 || int(school) >= len(k.schools) || term < 0 || int(term) >= len(k.terms) ||
+		programme < -1 || int(programme) >= len(k.programmes) {
+		return privacy.Partition{}, fmt.Errorf("contribution with keys (%d, %d, %d) outside the configured lists", school, term, programme)
+	}
+	p := privacy.Partition{School: k.schools[school], Term: k.terms[term], Programme: privacy.TotalProgramme}
+	if programme >= 0 {
+		p.Programme = k.programmes[programme]
+	}
+	return p, nil
 }

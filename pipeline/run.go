@@ -220,7 +220,12 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := feedContributions(ctx, conn, agg, salt, c.Privacy.MaxProgrammesPerPupil)
+	parts := r.partitions()
+	partKeys := partitionKeys{schools: parts.Schools, programmes: parts.Programmes}
+	for _, t := range parts.Terms {
+		partKeys.terms = append(partKeys.terms, t.ID)
+	}
+	n, err := feedContributions(ctx, conn, agg, partKeys, salt, c.Privacy.MaxProgrammesPerPupil, c.HasLevel(config.LevelMAT), c.HasLevel(config.LevelSchool))
 	if err != nil {
 		return nil, fmt.Errorf("aggregate: %w", err)
 	}
@@ -313,16 +318,25 @@ func (r *Runner) partitions() ingest.Partitions {
 	return p
 }
 
-// publicPartitions lists every cell from configuration: school x term x
-// (all pupils + each programme).
+// publicPartitions lists every cell from configuration: (the trust and/or
+// each school) x term x (all pupils + each programme).
 func (r *Runner) publicPartitions() []privacy.Partition {
 	c := r.Config
+	var schools []string
+	if c.HasLevel(config.LevelMAT) {
+		schools = append(schools, privacy.AllSchools)
+	}
+	if c.HasLevel(config.LevelSchool) {
+		for _, s := range c.Schools {
+			schools = append(schools, s.URN)
+		}
+	}
 	var out []privacy.Partition
-	for _, s := range c.Schools {
+	for _, s := range schools {
 		for _, t := range c.Terms {
-			out = append(out, privacy.Partition{School: s.URN, Term: TermID(t), Programme: privacy.TotalProgramme})
+			out = append(out, privacy.Partition{School: s, Term: TermID(t), Programme: privacy.TotalProgramme})
 			for _, p := range c.Programmes {
-				out = append(out, privacy.Partition{School: s.URN, Term: TermID(t), Programme: p.ID})
+				out = append(out, privacy.Partition{School: s, Term: TermID(t), Programme: p.ID})
 			}
 		}
 	}
@@ -347,6 +361,7 @@ func (r *Runner) privacyOptions() privacy.Options {
 func (r *Runner) layout() postprocess.Layout {
 	c := r.Config
 	l := postprocess.Layout{TrustID: c.Trust.ID, TrustName: c.Trust.Name,
+		MAT: c.HasLevel(config.LevelMAT), School: c.HasLevel(config.LevelSchool),
 		RoundingBase: int64(c.Publish.RoundingBase), SuppressBelow: int64(c.Publish.SuppressBelow)}
 	for _, s := range c.Schools {
 		l.Schools = append(l.Schools, postprocess.School{URN: s.URN, Name: s.Name, LAESTAB: s.LAESTAB,
@@ -370,7 +385,7 @@ func (r *Runner) privacyRecord(scope string, spent float64) publish.Privacy {
 		Scope: scope, ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
 		MaxPartitionsPerPupil: c.MaxPartitions(), MaxProgrammesPerPupil: c.Privacy.MaxProgrammesPerPupil,
 		RoundingBase: c.Publish.RoundingBase, SuppressBelow: c.Publish.SuppressBelow,
-		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (Others, trust totals, rates) use a normal approximation of the combined noise",
+		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (the Others group, sessions missed, rates) use a normal approximation of the combined noise",
 	}
 	for _, m := range config.Measures {
 		p.EpsilonByMeasure[m] = c.EpsilonFor(m)

@@ -16,19 +16,22 @@
 -- $2 (max_programmes_per_pupil) programmes, chosen at random by a hash salted with the
 -- release's random salt ($1), never by a data value. So a pupil reaches at most
 -- terms x (1 + $2) cells.
+-- Keys leave as integers, the positions in the configured lists: school_idx,
+-- term_idx, and programme_idx (-1 for all pupils).
 WITH per_term AS (
-    SELECT s.pupil_key, p.school_urn, t.term_id, t.max_sessions,
+    SELECT s.pupil_key, sc.idx AS school_idx, t.idx AS term_idx, t.max_sessions,
            count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) AS possible,
            count(*) FILTER (WHERE s.category = 'AUTH')   AS authorised,
            count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised
     FROM sessions s
     JOIN pupils p USING (pupil_key)
+    JOIN cfg_schools sc ON sc.urn = p.school_urn
     JOIN cfg_terms t ON s.session_date BETWEEN t.start_date AND t.end_date
-    GROUP BY s.pupil_key, p.school_urn, t.term_id, t.max_sessions
+    GROUP BY s.pupil_key, sc.idx, t.idx, t.max_sessions
     HAVING count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) > 0
 ),
 bounded AS (
-    SELECT pupil_key, school_urn, term_id,
+    SELECT pupil_key, school_idx, term_idx,
            least(possible, max_sessions) AS possible,
            least(authorised, max_sessions) AS authorised,
            least(unauthorised, max_sessions) AS unauthorised,
@@ -36,24 +39,23 @@ bounded AS (
     FROM per_term
 ),
 participants AS (
-    SELECT DISTINCT pupil_key, programme
-    FROM participation
-    WHERE pupil_key IS NOT NULL AND attended AND event IN ('session', 'completed')
-      AND programme IN (SELECT programme_id FROM cfg_programmes)
+    SELECT DISTINCT pa.pupil_key, cp.idx AS programme_idx
+    FROM participation pa
+    JOIN cfg_programmes cp ON cp.programme_id = pa.programme
+    WHERE pa.pupil_key IS NOT NULL AND pa.attended AND pa.event IN ('session', 'completed')
 ),
 kept_programmes AS (
-    SELECT pupil_key, programme
+    SELECT pupil_key, programme_idx
     FROM (
-        SELECT pupil_key, programme,
-               row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme, $1)) AS pick
+        SELECT pupil_key, programme_idx,
+               row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme_idx, $1)) AS pick
         FROM participants
     )
     WHERE pick <= $2
 )
-SELECT pupil_key, school_urn, term_id, 'total' AS programme, possible, authorised, unauthorised, persistent
+SELECT pupil_key, school_idx, term_idx, -1 AS programme_idx, possible, authorised, unauthorised, persistent
 FROM bounded
 UNION ALL
-SELECT b.pupil_key, b.school_urn, b.term_id, k.programme, b.possible, b.authorised, b.unauthorised, b.persistent
+SELECT b.pupil_key, b.school_idx, b.term_idx, k.programme_idx, b.possible, b.authorised, b.unauthorised, b.persistent
 FROM bounded b
-JOIN kept_programmes k USING (pupil_key)
-ORDER BY term_id, school_urn, programme, pupil_key;
+JOIN kept_programmes k USING (pupil_key);

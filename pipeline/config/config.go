@@ -130,10 +130,11 @@ type Privacy struct {
 	Weights map[string]float64 `toml:"weights"`
 }
 
-// MaxPartitions is how many partitions of one measure a pupil can reach: in
-// each term, the all-pupils cell plus at most MaxProgrammesPerPupil programme cells.
+// MaxPartitions is how many partitions of one measure a pupil can reach: at
+// each published level and in each term, the all-pupils cell plus at most
+// MaxProgrammesPerPupil programme cells.
 func (c *Config) MaxPartitions() int64 {
-	return int64(len(c.Terms) * (1 + c.Privacy.MaxProgrammesPerPupil))
+	return int64(len(c.Publish.Levels) * len(c.Terms) * (1 + c.Privacy.MaxProgrammesPerPupil))
 }
 
 // EpsilonFor returns the share of Epsilon spent on one measure.
@@ -151,6 +152,27 @@ type Publish struct {
 	RoundingBase int `toml:"rounding_base"`
 	// SuppressBelow suppresses a cell whose noisy pupil count is below it. Defaults to 10.
 	SuppressBelow int `toml:"suppress_below"`
+	// Levels are the geographic levels published, each a separate DP
+	// aggregate: "MAT" (the whole trust) and "School". Each level a pupil
+	// reaches adds to MaxPartitions, so publishing only "MAT" halves the noise.
+	// Defaults to both.
+	Levels []string `toml:"levels"`
+}
+
+// Geographic levels that can be published.
+const (
+	LevelMAT    = "MAT"
+	LevelSchool = "School"
+)
+
+// HasLevel reports whether level is published.
+func (c *Config) HasLevel(level string) bool {
+	for _, l := range c.Publish.Levels {
+		if l == level {
+			return true
+		}
+	}
+	return false
 }
 
 // DuckDB holds the database engine's resource settings.
@@ -246,6 +268,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Publish.SuppressBelow == 0 {
 		c.Publish.SuppressBelow = 10
+	}
+	if len(c.Publish.Levels) == 0 {
+		c.Publish.Levels = []string{LevelMAT, LevelSchool}
 	}
 	if c.DuckDB.MemoryLimit == "" {
 		c.DuckDB.MemoryLimit = "4GB"
@@ -420,6 +445,13 @@ func (c *Config) validate() error {
 	}
 	if c.Publish.RoundingBase < 1 {
 		bad("publish.rounding_base", c.Publish.RoundingBase, "must be at least 1")
+	}
+	seenLevel := map[string]bool{}
+	for i, l := range c.Publish.Levels {
+		if (l != LevelMAT && l != LevelSchool) || seenLevel[l] {
+			bad(fmt.Sprintf("publish.levels[%d]", i), fmt.Sprintf("%q", l), `must be "MAT" or "School", each at most once`)
+		}
+		seenLevel[l] = true
 	}
 	if c.Publish.SuppressBelow < 0 {
 		bad("publish.suppress_below", c.Publish.SuppressBelow, "must not be negative")

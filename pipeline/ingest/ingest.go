@@ -98,9 +98,9 @@ func (e *MissingColumnsError) Error() string {
 // queries join against.
 func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	stmts := []string{
-		"CREATE OR REPLACE TEMP TABLE cfg_schools (urn VARCHAR PRIMARY KEY)",
-		"CREATE OR REPLACE TEMP TABLE cfg_terms (term_id VARCHAR PRIMARY KEY, start_date DATE, end_date DATE, max_sessions BIGINT)",
-		"CREATE OR REPLACE TEMP TABLE cfg_programmes (programme_id VARCHAR PRIMARY KEY)",
+		"CREATE OR REPLACE TEMP TABLE cfg_schools (urn VARCHAR PRIMARY KEY, idx INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE cfg_terms (term_id VARCHAR PRIMARY KEY, start_date DATE, end_date DATE, max_sessions BIGINT, idx INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE cfg_programmes (programme_id VARCHAR PRIMARY KEY, idx INTEGER)",
 		"CREATE OR REPLACE TEMP TABLE cfg_codes (code VARCHAR PRIMARY KEY, category VARCHAR, best_mark_rank INTEGER)",
 		"CREATE OR REPLACE TEMP TABLE cfg_reasons (code VARCHAR PRIMARY KEY, column_name VARCHAR, message VARCHAR)",
 	}
@@ -113,18 +113,20 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 		_, err := conn.ExecContext(ctx, q, args...)
 		return err
 	}
-	for _, s := range p.Schools {
-		if err := insert("INSERT INTO cfg_schools VALUES (?)", s); err != nil {
+	// idx columns give each public key a small integer, the position in its
+	// list, so per-pupil rows cross into Go as integers.
+	for i, s := range p.Schools {
+		if err := insert("INSERT INTO cfg_schools VALUES (?, ?)", s, i); err != nil {
 			return err
 		}
 	}
-	for _, t := range p.Terms {
-		if err := insert("INSERT INTO cfg_terms VALUES (?, ?::DATE, ?::DATE, ?)", t.ID, t.Start, t.End, t.MaxSessions); err != nil {
+	for i, t := range p.Terms {
+		if err := insert("INSERT INTO cfg_terms VALUES (?, ?::DATE, ?::DATE, ?, ?)", t.ID, t.Start, t.End, t.MaxSessions, i); err != nil {
 			return err
 		}
 	}
-	for _, pr := range p.Programmes {
-		if err := insert("INSERT INTO cfg_programmes VALUES (?)", pr); err != nil {
+	for i, pr := range p.Programmes {
+		if err := insert("INSERT INTO cfg_programmes VALUES (?, ?)", pr, i); err != nil {
 			return err
 		}
 	}

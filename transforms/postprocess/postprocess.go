@@ -1,7 +1,7 @@
 // Package postprocess turns noisy DP cells into the published attendance
 // table. Everything here works on noisy values only, so it costs no privacy:
-// deriving the Others group (all pupils minus participants) and trust totals
-// (sums over schools), ratios of noisy sums, clamping negatives to zero,
+// deriving the Others group (all pupils minus participants), ratios of noisy
+// sums, clamping negatives to zero,
 // rounding, and suppressing rows whose noisy pupil count is small. Suppression
 // is a reliability measure: the differential privacy protects the pupils.
 package postprocess
@@ -26,6 +26,8 @@ type Layout struct {
 	RoundingBase int64
 	// SuppressBelow suppresses rows whose noisy pupil count is below it.
 	SuppressBelow int64
+	// MAT and School say which geographic levels are published.
+	MAT, School bool
 }
 
 // School carries the published columns of one school.
@@ -70,74 +72,64 @@ func fromCell(c privacy.Cell) measures {
 	}
 }
 
-func (m measures) plus(o measures) measures {
-	return measures{add(m.pupils, o.pupils), add(m.possible, o.possible), add(m.authorised, o.authorised),
-		add(m.unauthorised, o.unauthorised), add(m.persistent, o.persistent)}
-}
-
 func (m measures) minus(o measures) measures {
 	return measures{sub(m.pupils, o.pupils), sub(m.possible, o.possible), sub(m.authorised, o.authorised),
 		sub(m.unauthorised, o.unauthorised), sub(m.persistent, o.persistent)}
 }
 
-// AttendanceTable builds the published rows from the DP cells: for every term,
-// the trust (MAT) and each school, the Total group and each programme's
-// Participants and Others, sorted by public keys. A cell missing from cells is
-// an error in the caller; every public partition must have been aggregated.
+// AttendanceTable builds the published rows from the DP cells: for every
+// term, the trust (MAT, from its own DP cells) and each school, the Total group
+// and each programme's Participants and Others (Total minus Participants),
+// sorted by public keys. A public partition missing from cells is an error:
+// every one must have been aggregated and is published, empty or not.
 func AttendanceTable(cells []privacy.Cell, layout Layout) ([]schemas.AttendanceRow, error) {
 	byPartition := make(map[privacy.Partition]measures, len(cells))
 	for _, c := range cells {
 		byPartition[c.Partition] = fromCell(c)
 	}
-	get := func(school, term, programme string) (measures, error) {
-		m, ok := byPartition[privacy.Partition{School: school, Term: term, Programme: programme}]
-		if !ok {
-			return measures{}, &MissingCellError{School: school, Term: term, Programme: programme}
-		}
-		return m, nil
-	}
 	var rows []schemas.AttendanceRow
-	for _, term := range layout.Terms {
-		var trustTotal measures
-		trustParticipants := make([]measures, len(layout.Programmes))
-		var schoolRows []schemas.AttendanceRow
-		for si, school := range layout.Schools {
-			total, err := get(school.URN, term.ID, privacy.TotalProgramme)
+	level := func(term Term, school *School) error {
+		key, lvl := privacy.AllSchools, schemas.LevelMAT
+		if school != nil {
+			key, lvl = school.URN, schemas.LevelSchool
+		}
+		get := func(programme string) (measures, error) {
+			m, ok := byPartition[privacy.Partition{School: key, Term: term.ID, Programme: programme}]
+			if !ok {
+				return measures{}, &MissingCellError{School: key, Term: term.ID, Programme: programme}
+			}
+			return m, nil
+		}
+		total, err := get(privacy.TotalProgramme)
+		if err != nil {
+			return err
+		}
+		base := layout.row(term, lvl, school)
+		rows = append(rows, layout.present(base, total, "total", "Total", schemas.GroupTotal))
+		for _, prog := range layout.Programmes {
+			part, err := get(prog.ID)
 			if err != nil {
+				return err
+			}
+			rows = append(rows,
+				layout.present(base, part, prog.ID, prog.Name, schemas.GroupParticipants),
+				layout.present(base, total.minus(part), prog.ID, prog.Name, schemas.GroupOthers))
+		}
+		return nil
+	}
+	for _, term := range layout.Terms {
+		if layout.MAT {
+			if err := level(term, nil); err != nil {
 				return nil, err
 			}
-			base := layout.row(term, schemas.LevelSchool, &school)
-			schoolRows = append(schoolRows, layout.present(base, total, "total", "Total", schemas.GroupTotal))
-			if si == 0 {
-				trustTotal = total
-			} else {
-				trustTotal = trustTotal.plus(total)
-			}
-			for pi, prog := range layout.Programmes {
-				part, err := get(school.URN, term.ID, prog.ID)
-				if err != nil {
+		}
+		if layout.School {
+			for i := range layout.Schools {
+				if err := level(term, &layout.Schools[i]); err != nil {
 					return nil, err
 				}
-				schoolRows = append(schoolRows,
-					layout.present(base, part, prog.ID, prog.Name, schemas.GroupParticipants),
-					layout.present(base, total.minus(part), prog.ID, prog.Name, schemas.GroupOthers))
-				if si == 0 {
-					trustParticipants[pi] = part
-				} else {
-					trustParticipants[pi] = trustParticipants[pi].plus(part)
-				}
 			}
 		}
-		if len(layout.Schools) > 0 {
-			base := layout.row(term, schemas.LevelMAT, nil)
-			rows = append(rows, layout.present(base, trustTotal, "total", "Total", schemas.GroupTotal))
-			for pi, prog := range layout.Programmes {
-				rows = append(rows,
-					layout.present(base, trustParticipants[pi], prog.ID, prog.Name, schemas.GroupParticipants),
-					layout.present(base, trustTotal.minus(trustParticipants[pi]), prog.ID, prog.Name, schemas.GroupOthers))
-			}
-		}
-		rows = append(rows, schoolRows...)
 	}
 	return rows, nil
 }

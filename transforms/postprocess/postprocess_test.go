@@ -24,11 +24,13 @@ var layout = Layout{
 	Schools:      []School{{URN: "900001", Name: "A"}, {URN: "900002", Name: "B"}},
 	Terms:        []Term{{ID: "t1", Name: "Autumn term", AcademicYear: "202425"}},
 	Programmes:   []Programme{{ID: "mhst", Name: "MHST"}},
-	RoundingBase: 5, SuppressBelow: 10,
+	RoundingBase: 5, SuppressBelow: 10, MAT: true, School: true,
 }
 
 func TestAttendanceTable(t *testing.T) {
 	cells := []privacy.Cell{
+		cell("", "total", 160, 16000, 900, 300, 20), // the trust's own DP cell, not a sum of schools
+		cell("", "mhst", 25, 2700, 210, 60, 7),
 		cell("900001", "total", 100, 10000, 500, 200, 12),
 		cell("900001", "mhst", 20, 2000, 150, 50, 5),
 		cell("900002", "total", 50, 5000, 300, 100, 8),
@@ -53,9 +55,9 @@ func TestAttendanceTable(t *testing.T) {
 		attendance       float64
 		suppressed       bool
 	}{
-		{key{"MAT", "", "Total"}, 150, 15000, 1100, 92.7, false},
+		{key{"MAT", "", "Total"}, 160, 16000, 1200, 92.5, false},
 		{key{"MAT", "", "Participants"}, 25, 2700, 270, 90.0, false},
-		{key{"MAT", "", "Others"}, 125, 12300, 830, 93.3, false},
+		{key{"MAT", "", "Others"}, 135, 13300, 930, 93.0, false},
 		{key{"School", "900001", "Others"}, 80, 8000, 500, 93.8, false},
 		{key{"School", "900002", "Participants"}, 0, 0, 0, 0, true}, // 7 pupils < 10
 	}

@@ -61,6 +61,11 @@ type Partition struct {
 // TotalProgramme marks the all-pupils partition of a school and term.
 const TotalProgramme = "total"
 
+// AllSchools is the School of a trust-level (MAT) partition. A pupil's
+// contribution to the trust cell is a separate contribution, counted against
+// MaxPartitions like any other.
+const AllSchools = ""
+
 func (p Partition) String() string { return p.School + "/" + p.Term + "/" + p.Programme }
 
 // Contribution is one pupil's pre-aggregated values for one partition.
