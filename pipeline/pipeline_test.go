@@ -2,6 +2,9 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"os"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"github.com/outcomes/outcomes/pipeline/demo"
 	"github.com/outcomes/outcomes/pipeline/keys"
 	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/privacy"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
 )
 
@@ -115,5 +119,143 @@ func TestRunMatchesTruthWithoutNoise(t *testing.T) {
 		if in.RowsRead != in.RowsLoaded+in.RowsQuarantined+in.RowsDuplicate {
 			t.Errorf("%s: read %d != loaded %d + quarantined %d + duplicate %d", in.Source, in.RowsRead, in.RowsLoaded, in.RowsQuarantined, in.RowsDuplicate)
 		}
+	}
+}
+
+// appendLines adds raw lines to a CSV file.
+func appendLines(t *testing.T, path string, lines []string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(l + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAbsurdPupilMovesNoCellPastItsBounds adds one pupil with absurd data —
+// thousands of marks, repeated and conflicting sessions, every day absent, and
+// dozens of participation records in every programme — and checks, with
+// noise off, that no published DP cell moves by more than the declared
+// bounds (1 for counts, the term's session bound for sums), and that the pupil
+// reaches no more cells than MaxPartitions.
+func TestAbsurdPupilMovesNoCellPastItsBounds(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 11})
+	exact(cfg)
+	before := index(run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()}).Rows)
+
+	absurdUPN := schemas.MakeUPN(373, 999_999_001)
+	absurdNHS := schemas.MakeTestNHSNumber(999_001)
+	school := cfg.Schools[0].URN
+	appendLines(t, cfg.Path(cfg.Inputs.Roster), []string{
+		fmt.Sprintf("%s,%s,5,Y,E,M,2015-01-01,Absurd,Pupil,S1 1AA,%s", school, absurdUPN, absurdNHS),
+	})
+	var marks []string
+	for _, term := range cfg.Terms {
+		for d := term.StartDate(); !d.After(term.EndDate()); d = d.AddDate(0, 0, 1) {
+			day := d.Format("2006-01-02")
+			// Every calendar day (weekends too), both sessions, three times over with conflicting marks.
+			for _, session := range []string{"AM", "PM"} {
+				marks = append(marks,
+					fmt.Sprintf("%s,%s,%s,%s,O", school, absurdUPN, day, session),
+					fmt.Sprintf("%s,%s,%s,%s,G", school, absurdUPN, day, session),
+					fmt.Sprintf("%s,%s,%s,%s,O", school, absurdUPN, day, session))
+			}
+		}
+	}
+	appendLines(t, cfg.Path(cfg.Inputs.Attendance[0]), marks)
+	var events []string
+	for _, p := range cfg.Programmes {
+		for i := 0; i < 30; i++ {
+			events = append(events, fmt.Sprintf("%s,%s,%s,2024-10-%02d,session,Y", p.ID, absurdNHS, absurdUPN, 1+i))
+		}
+	}
+	appendLines(t, cfg.Path(cfg.Inputs.Participation[0]), events)
+
+	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()})
+	after := index(res.Rows)
+	bound := map[string]int64{}
+	for _, term := range cfg.Terms {
+		bound[term.Name] = term.MaxSessions()
+	}
+	changed := 0
+	for k, a := range after {
+		if k.group == "Others" { // derived: Total minus Participants, no DP cell of its own
+			continue
+		}
+		b := before[k]
+		d := func(x, y *int64) int64 {
+			v := *x - *y
+			if v < 0 {
+				v = -v
+			}
+			return v
+		}
+		moved := false
+		for _, c := range []struct {
+			name  string
+			delta int64
+			limit int64
+		}{
+			{"pupils", d(a.Pupils, b.Pupils), 1},
+			{"persistent_absentees", d(a.PersistentAbsentees, b.PersistentAbsentees), 1},
+			{"possible_sessions", d(a.PossibleSessions, b.PossibleSessions), bound[k.term]},
+			{"authorised_absence", d(a.AuthorisedAbsence, b.AuthorisedAbsence), bound[k.term]},
+			{"unauthorised_absence", d(a.UnauthorisedAbsence, b.UnauthorisedAbsence), bound[k.term]},
+		} {
+			if c.delta > c.limit {
+				t.Errorf("%+v %s moved by %d, bound %d", k, c.name, c.delta, c.limit)
+			}
+			if c.delta > 0 {
+				moved = true
+			}
+		}
+		if moved {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Fatal("the absurd pupil changed no cell: was it loaded at all?")
+	}
+	if int64(changed) > cfg.MaxPartitions() {
+		t.Errorf("the absurd pupil moved %d cells, more than MaxPartitions %d", changed, cfg.MaxPartitions())
+	}
+	t.Logf("absurd pupil moved %d cells (MaxPartitions %d) from %d attendance rows", changed, cfg.MaxPartitions(), len(marks))
+	for _, in := range res.Inputs {
+		if in.RowsRead != in.RowsLoaded+in.RowsQuarantined+in.RowsDuplicate {
+			t.Errorf("%s: rows not accounted for: %+v", in.Source, in)
+		}
+	}
+}
+
+// TestNoiseIsAdded checks that a real run's numbers differ from the truth,
+// and by amounts consistent with the configured Laplace scale.
+func TestNoiseIsAdded(t *testing.T) {
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 5})
+	exact(cfg)
+	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	rows := index(res.Rows)
+	differs := 0
+	b := privacy.LaplaceScale(cfg.MaxPartitions(), 1, cfg.EpsilonFor(config.MeasurePupils))
+	for _, term := range cfg.Terms {
+		for _, s := range cfg.Schools {
+			want, _ := truth.TruthFor(s.URN, term.Name, fixtures.ProgrammeTotal, fixtures.GroupAll)
+			got := *rows[rowKey{"School", s.URN, term.Name, "total", "Total"}].Pupils
+			if got != want.Pupils {
+				differs++
+			}
+			// P(|Laplace| > 25b) = e^-25: a failure here means the scale is wrong.
+			if diff := math.Abs(float64(got - want.Pupils)); diff > 25*b {
+				t.Errorf("school %s %s: pupils %d, truth %d: off by %.0f, more than 25 x b = %.0f", s.URN, term.Name, got, want.Pupils, diff, 25*b)
+			}
+		}
+	}
+	// With b around 6 each cell equals the truth with probability below 0.1.
+	if differs < 2 {
+		t.Errorf("only %d of %d noisy pupil counts differ from the truth; is noise being added?", differs, len(cfg.Terms)*len(cfg.Schools))
 	}
 }

@@ -2,6 +2,11 @@
 -- private state folder. It holds keyed tokens and integer surrogate keys,
 -- never a raw UPN, NHS number, name, date of birth or postcode.
 -- Statements are idempotent; they run on every open.
+
+-- Views left by an Arrow scan of a run that died mid-way read a stream that
+-- no longer exists; they hold no data.
+DROP VIEW IF EXISTS upn_tokens_arrow;
+DROP VIEW IF EXISTS nhs_tokens_arrow;
 CREATE TABLE IF NOT EXISTS key_info (
     fingerprint VARCHAR NOT NULL,   -- which key made the tokens below
     created_at  TIMESTAMP NOT NULL

@@ -105,7 +105,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func exitCode(ctx context.Context, err error) int {
 	var ue usageError
-	var cfgErr *config.Error
+	var cfgErr *config.FileError
 	var missing *ingest.MissingColumnsError
 	switch {
 	case err == nil:
@@ -114,7 +114,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitOK
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &ue), errors.As(err, &cfgErr), strings.Contains(err.Error(), "config "):
+	case errors.As(err, &ue), errors.As(err, &cfgErr):
 		return ExitUsage
 	case errors.Is(err, ledger.ErrBudgetExhausted):
 		return ExitBudget

@@ -218,21 +218,30 @@ func Load(r io.Reader, dir string) (*Config, error) {
 	return &c, nil
 }
 
+// FileError is any problem reading or validating a configuration file.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("config %s: %v", e.Path, e.Err) }
+func (e *FileError) Unwrap() error { return e.Err }
+
 // LoadFile reads the configuration at path; relative paths inside it are
-// taken from the file's folder.
+// taken from the file's folder. Every error is a *FileError.
 func LoadFile(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open config: %w", err)
+		return nil, &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 	abs, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
-		return nil, err
+		return nil, &FileError{Path: path, Err: err}
 	}
 	c, err := Load(f, abs)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, &FileError{Path: path, Err: err}
 	}
 	return c, nil
 }

@@ -125,6 +125,9 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, table,
 		return err
 	}
 	defer release()
+	// duckdb_arrow_scan registers the view in the database's catalog, where it
+	// would outlive the stream it reads; drop it as soon as it is copied.
+	defer dc.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+view, nil)
 	_, err = dc.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s", table, view), nil)
 	return err
 }

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/outcomes/outcomes/pipeline/publish"
+)
+
+// binary is the real outcomes command, built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "outcomes-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "outcomes")
+	build := exec.Command("go", "build", "-tags", "duckdb_arrow", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build outcomes:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// outcomes runs the binary and returns its exit code, stdout and stderr.
+func outcomes(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func mustRun(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	code, out, errOut := outcomes(t, args...)
+	if code != 0 {
+		t.Fatalf("outcomes %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out, errOut
+}
+
+// demoTrust makes a small synthetic trust with bad rows and unlinkable
+// records, its configuration and key, as `make demo` does.
+func demoTrust(t *testing.T) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfgPath = filepath.Join(dir, "pipeline.toml")
+	mustRun(t, "fixtures", "--out", filepath.Join(dir, "data"), "--config", cfgPath,
+		"--schools", "2", "--pupils", "150", "--bad-rows", "30", "--unlinkable", "8", "--seed", "3")
+	mustRun(t, "keygen", "--out", filepath.Join(dir, "key"))
+	return dir, cfgPath
+}
+
+// rawIdentifiers collects every identifier in the synthetic inputs: UPNs
+// (including the deliberately malformed ones), NHS numbers, dates of birth
+// in ISO and UK form, postcodes, and full names.
+type rawIdentifiers struct {
+	substrings []string // must appear nowhere, not even inside a longer value
+	names      []string // forename or surname: must never be a whole value
+}
+
+func readIdentifiers(t *testing.T, dataDir string) rawIdentifiers {
+	t.Helper()
+	var ids rawIdentifiers
+	seen := map[string]bool{}
+	add := func(list *[]string, v string) {
+		v = strings.TrimSpace(v)
+		if v != "" && !seen[v] {
+			seen[v] = true
+			*list = append(*list, v)
+		}
+	}
+	for _, file := range []string{"roster.csv", "attendance.csv", "participation.csv"} {
+		f, err := os.Open(filepath.Join(dataDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := csv.NewReader(f)
+		r.FieldsPerRecord = -1
+		records, err := r.ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := records[0]
+		for _, rec := range records[1:] {
+			row := map[string]string{}
+			for i, h := range header {
+				if i < len(rec) {
+					row[h] = rec[i]
+				}
+			}
+			add(&ids.substrings, row["upn"])
+			add(&ids.substrings, row["nhs_number"])
+			add(&ids.substrings, row["postcode"])
+			if dob := row["date_of_birth"]; dob != "" {
+				add(&ids.substrings, dob)
+				if len(dob) == 10 {
+					add(&ids.substrings, dob[8:10]+"/"+dob[5:7]+"/"+dob[0:4])
+				}
+			}
+			if row["forename"] != "" {
+				add(&ids.substrings, row["forename"]+" "+row["surname"])
+				add(&ids.names, row["forename"])
+				add(&ids.names, row["surname"])
+			}
+		}
+	}
+	if len(ids.substrings) < 500 {
+		t.Fatalf("only %d identifiers read from the fixtures", len(ids.substrings))
+	}
+	return ids
+}
+
+func (ids rawIdentifiers) scanText(t *testing.T, what, text string) {
+	t.Helper()
+	for _, v := range ids.substrings {
+		if strings.Contains(text, v) {
+			t.Errorf("%s contains the raw identifier %q", what, v)
+			return
+		}
+	}
+}
+
+// scanDuckDB reads every column of every table of a DuckDB database, or of a
+// Parquet file with its key/value metadata, through DuckDB and looks for any
+// identifier: as a substring, or a name as a whole value.
+func (ids rawIdentifiers) scanDuckDB(t *testing.T, what string, db *sql.DB, tables []string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE ids (v VARCHAR, whole BOOLEAN)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range ids.substrings {
+		conn.ExecContext(ctx, "INSERT INTO ids VALUES (?, false)", v)
+	}
+	for _, v := range ids.names {
+		conn.ExecContext(ctx, "INSERT INTO ids VALUES (?, true)", v)
+	}
+	scanned := 0
+	for _, table := range tables {
+		rows, err := conn.QueryContext(ctx, "DESCRIBE SELECT * FROM "+table)
+		if err != nil {
+			t.Fatalf("%s: describe %s: %v", what, table, err)
+		}
+		var cols []string
+		names, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(names))
+			ptrs := make([]any, len(names))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			cols = append(cols, fmt.Sprint(vals[0]))
+		}
+		rows.Close()
+		for _, c := range cols {
+			var hit sql.NullString
+			q := fmt.Sprintf(`SELECT any_value(ids.v) FROM (SELECT DISTINCT CAST(%q AS VARCHAR) AS cell FROM %s) t
+				JOIN ids ON (NOT ids.whole AND contains(t.cell, ids.v)) OR (ids.whole AND t.cell = ids.v)`, c, table)
+			if err := conn.QueryRowContext(ctx, q).Scan(&hit); err != nil {
+				t.Fatalf("%s: scan %s.%s: %v", what, table, c, err)
+			}
+			if hit.Valid {
+				t.Errorf("%s: %s.%s contains the raw identifier %q", what, table, c, hit.String)
+			}
+			scanned++
+		}
+	}
+	if scanned == 0 {
+		t.Fatalf("%s: no columns scanned", what)
+	}
+}
+
+// TestNoRawIdentifierLeaves runs the real binary on fixtures with bad rows and
+// scans the warehouse (through DuckDB), every published file (Parquet through
+// DuckDB, metadata included), the logs, the quarantine files and the run's
+// private summary for every raw identifier in the inputs.
+func TestNoRawIdentifierLeaves(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	ids := readIdentifiers(t, filepath.Join(dir, "data"))
+	stdout, stderr := mustRun(t, "run", "--config", cfgPath, "--log-format", "json")
+	ids.scanText(t, "stdout", stdout)
+	ids.scanText(t, "the log (stderr)", stderr)
+	if !strings.Contains(stderr, `"msg":"published"`) {
+		t.Fatalf("no JSON log line for publication:\n%s", stderr)
+	}
+
+	// Every file under state and out, as text.
+	var files []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && !strings.HasPrefix(p, filepath.Join(dir, "data")) && filepath.Base(p) != "key" {
+			files = append(files, p)
+			b, _ := os.ReadFile(p)
+			ids.scanText(t, p, string(b))
+		}
+		return nil
+	})
+	var quarantine []string
+	for _, f := range files {
+		if strings.Contains(f, string(filepath.Separator)+"quarantine"+string(filepath.Separator)) {
+			quarantine = append(quarantine, f)
+		}
+	}
+	if len(quarantine) == 0 {
+		t.Fatal("no quarantine file was written although the fixtures have bad rows")
+	}
+
+	// The warehouse, every table, through DuckDB.
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	var tables []string
+	rows, err := wh.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	if len(tables) < 5 {
+		t.Fatalf("warehouse has only tables %v", tables)
+	}
+	ids.scanDuckDB(t, "warehouse", wh, tables)
+
+	// The published Parquet, its rows and key/value metadata, through DuckDB.
+	release := filepath.Join(dir, "out", "latest")
+	if _, err := publish.Verify(release); err != nil {
+		t.Fatalf("latest release does not verify: %v", err)
+	}
+	mem, _ := sql.Open("duckdb", "")
+	defer mem.Close()
+	pq := filepath.Join(release, "attendance.parquet")
+	ids.scanDuckDB(t, "published parquet", mem, []string{
+		fmt.Sprintf("read_parquet('%s')", pq),
+		fmt.Sprintf("parquet_kv_metadata('%s')", pq),
+		fmt.Sprintf("read_csv('%s', all_varchar = true)", filepath.Join(release, "attendance.csv")),
+	})
+	for _, q := range quarantine {
+		ids.scanDuckDB(t, "quarantine", mem, []string{fmt.Sprintf("read_csv('%s', all_varchar = true)", q)})
+	}
+}
+
+// TestRunPublishesVerifiableRelease checks the release layout, the manifest's
+// accounting and that an unchanged rerun republishes without spending.
+func TestRunPublishesVerifiableRelease(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("symlink layout checked on Linux")
+	}
+	dir, cfgPath := demoTrust(t)
+	out, _ := mustRun(t, "run", "--config", cfgPath)
+	if !strings.Contains(out, "Published release") || !strings.Contains(out, "Trust-level attendance rate") {
+		t.Fatalf("summary missing:\n%s", out)
+	}
+	m, err := publish.Verify(filepath.Join(dir, "out", "latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, o := range m.Outputs {
+		names[o.Path] = true
+	}
+	for _, want := range []string{"attendance.parquet", "attendance.csv", "attendance.meta.csv"} {
+		if !names[want] {
+			t.Errorf("manifest lacks %s: %+v", want, m.Outputs)
+		}
+	}
+	if m.KeyFingerprint == "" || m.Privacy.Epsilon <= 0 || len(m.Privacy.Bounds) != 3 || m.Privacy.MaxPartitionsPerPupil != 12 {
+		t.Errorf("manifest privacy section incomplete: %+v", m.Privacy)
+	}
+	badRows := int64(0)
+	for _, in := range m.Inputs {
+		if in.RowsRead != in.RowsLoaded+in.RowsQuarantined+in.RowsDuplicate {
+			t.Errorf("%s: read %d != loaded %d + quarantined %d + duplicate %d", in.Source, in.RowsRead, in.RowsLoaded, in.RowsQuarantined, in.RowsDuplicate)
+		}
+		if in.Source == "attendance" {
+			badRows = in.RowsQuarantined
+			for _, reason := range []string{"unknown_mark", "invalid_upn", "pupil_not_on_roster", "invalid_date", "invalid_session", "unknown_school"} {
+				if in.QuarantinedByReason[reason] != 5 {
+					t.Errorf("quarantined_by_reason[%s] = %d, want 5", reason, in.QuarantinedByReason[reason])
+				}
+			}
+		}
+		if in.SHA256 == "" {
+			t.Errorf("%s: no input hash", in.Source)
+		}
+	}
+	if badRows != 30 {
+		t.Errorf("attendance rows quarantined %d, want the 30 bad rows", badRows)
+	}
+
+	// Unchanged inputs: the same release again, no new noise, no spending.
+	out2, _ := mustRun(t, "run", "--config", cfgPath)
+	if !strings.Contains(out2, "republished release "+m.ReleaseID) {
+		t.Errorf("rerun did not republish %s:\n%s", m.ReleaseID, out2)
+	}
+	budget, _ := mustRun(t, "budget", "--config", cfgPath, "--json")
+	var scopes []struct {
+		Scope        string  `json:"scope"`
+		EpsilonSpent float64 `json:"epsilon_spent"`
+		EpsilonCap   float64 `json:"epsilon_cap"`
+		Releases     int     `json:"releases"`
+	}
+	if err := json.Unmarshal([]byte(budget), &scopes); err != nil {
+		t.Fatalf("budget --json: %v\n%s", err, budget)
+	}
+	if len(scopes) != 1 || scopes[0].Releases != 1 || scopes[0].EpsilonSpent != m.Privacy.Epsilon {
+		t.Errorf("ledger after a republish: %+v, want one release of epsilon %v", scopes, m.Privacy.Epsilon)
+	}
+}
+
+// TestCLIErrors checks that mistakes get a plain message and the documented exit code.
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.toml")
+	os.WriteFile(badCfg, []byte("[run]\nstate_dir = \"s\"\nsurprise = 1\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no command", nil, ExitUsage, "Usage"},
+		{"unknown command", []string{"frobnicate"}, ExitUsage, "unknown command"},
+		{"run without config", []string{"run"}, ExitUsage, "--config FILE is required"},
+		{"unknown key", []string{"run", "--config", badCfg}, ExitUsage, "unknown key run.surprise"},
+		{"missing config", []string{"run", "--config", filepath.Join(dir, "nope.toml")}, ExitUsage, "nope.toml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := outcomes(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.want)
+			}
+		})
+	}
+}
