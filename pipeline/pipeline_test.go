@@ -3,10 +3,10 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
-	"math"
-	"os"
 	"io"
 	"log/slog"
+	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
