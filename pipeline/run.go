@@ -162,6 +162,9 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	res.Inputs, res.Linkage = loaded.Stats, loaded.Linkage
+	for _, st := range loaded.Steps {
+		log.Debug("ingest step", LogStage, st.Name, LogElapsed, st.Elapsed.Round(time.Millisecond))
+	}
 	for _, s := range loaded.Stats {
 		log.Info("ingested", LogStage, "ingest", LogSource, s.Source, "file", filepath.Base(s.Path),
 			LogRows, s.RowsRead, "loaded", s.RowsLoaded, "quarantined", s.RowsQuarantined, "duplicate", s.RowsDuplicate)

@@ -24,9 +24,17 @@ WITH cleaned AS (
 ),
 typed AS (
     SELECT c.*, try_strptime(c.date_text, '%Y-%m-%d')::DATE AS session_date,
-           k.category, k.best_mark_rank
+           k.category, k.best_mark_rank, sc.urn AS known_school
     FROM cleaned c
     LEFT JOIN cfg_codes k ON k.code = c.mark
+    LEFT JOIN cfg_schools sc ON sc.urn = c.school_urn
+),
+-- Terms never overlap (the configuration checks), so this range join finds
+-- at most one term per row.
+termed AS (
+    SELECT ty.*, t.term_id
+    FROM typed ty
+    LEFT JOIN cfg_terms t ON ty.session_date BETWEEN t.start_date AND t.end_date
 ),
 reasoned AS (
     SELECT *,
@@ -37,27 +45,41 @@ reasoned AS (
                WHEN session IS NULL THEN 'missing_value:session'
                WHEN mark IS NULL THEN 'missing_value:mark'
                WHEN upn_status = 'invalid' THEN 'invalid_upn'
-               WHEN school_urn NOT IN (SELECT urn FROM cfg_schools) THEN 'unknown_school'
+               WHEN known_school IS NULL THEN 'unknown_school'
                WHEN session_date IS NULL THEN 'invalid_date:session_date'
                WHEN session NOT IN ('AM', 'PM') THEN 'invalid_session'
                WHEN category IS NULL THEN 'unknown_mark'
                WHEN pupil_key IS NULL THEN 'pupil_not_on_roster'
-               WHEN NOT EXISTS (SELECT 1 FROM cfg_terms t WHERE session_date BETWEEN t.start_date AND t.end_date)
-                   THEN 'date_outside_terms'
+               WHEN term_id IS NULL THEN 'date_outside_terms'
            END AS failed
-    FROM typed
+    FROM termed
 ),
-ranked AS (
-    SELECT *,
-           row_number() OVER w AS nth,
-           first_value(mark) OVER w AS kept_mark
+-- Almost every pupil and session has one mark; only the rest need ranking.
+repeated AS (
+    SELECT pupil_key, session_date, session
     FROM reasoned
     WHERE failed IS NULL
-    WINDOW w AS (PARTITION BY pupil_key, session_date, session ORDER BY best_mark_rank, file, line)
+    GROUP BY pupil_key, session_date, session
+    HAVING count(*) > 1
+),
+ranked AS (
+    SELECT r.*,
+           row_number() OVER w AS nth,
+           first_value(r.mark) OVER w AS kept_mark
+    FROM reasoned r
+    SEMI JOIN repeated USING (pupil_key, session_date, session)
+    WHERE r.failed IS NULL
+    WINDOW w AS (PARTITION BY r.pupil_key, r.session_date, r.session ORDER BY r.best_mark_rank, r.file, r.line)
 )
+SELECT file, line, 'loaded' AS outcome, NULL AS failed,
+       pupil_key, school_urn, session_date, session, mark, category
+FROM reasoned r
+ANTI JOIN repeated USING (pupil_key, session_date, session)
+WHERE r.failed IS NULL
+UNION ALL
 SELECT file, line,
-       CASE WHEN nth = 1 THEN 'loaded' WHEN mark = kept_mark THEN 'duplicate' ELSE 'quarantined' END AS outcome,
-       CASE WHEN nth > 1 AND mark <> kept_mark THEN 'conflicting_mark' END AS failed,
+       CASE WHEN nth = 1 THEN 'loaded' WHEN mark = kept_mark THEN 'duplicate' ELSE 'quarantined' END,
+       CASE WHEN nth > 1 AND mark <> kept_mark THEN 'conflicting_mark' END,
        pupil_key, school_urn, session_date, session, mark, category
 FROM ranked
 UNION ALL

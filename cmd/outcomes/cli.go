@@ -129,9 +129,9 @@ func exitCode(ctx context.Context, err error) int {
 func newLogger(w io.Writer, format string) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: logLevel()})), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: logLevel()})), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
@@ -164,4 +164,12 @@ func loadConfig(path string) (*config.Config, error) {
 		return nil, usageError{errors.New("--config FILE is required")}
 	}
 	return config.LoadFile(path)
+}
+
+// logLevel is Debug when OUTCOMES_DEBUG is set: per-step timings, never data.
+func logLevel() slog.Level {
+	if os.Getenv("OUTCOMES_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

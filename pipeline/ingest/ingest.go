@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/outcomes/outcomes/pipeline/warehouse"
@@ -78,6 +79,14 @@ type Term struct {
 type Result struct {
 	Stats   []Stats
 	Linkage []Linkage
+	// Steps times each step of the load, for logs and benchmarks.
+	Steps []Step
+}
+
+// Step is one timed step of a load.
+type Step struct {
+	Name    string
+	Elapsed time.Duration
 }
 
 // MissingColumnsError reports a file whose header lacks required columns.
@@ -153,6 +162,13 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, error_type VARCHAR)"); err != nil {
 		return nil, err
 	}
+	res := &Result{}
+	mark := time.Now()
+	step := func(name string) {
+		now := time.Now()
+		res.Steps = append(res.Steps, Step{Name: name, Elapsed: now.Sub(mark)})
+		mark = now
+	}
 	stats := make([]Stats, len(files))
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
 		if err := createRaw(ctx, conn, src); err != nil {
@@ -168,14 +184,17 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		if err := stage(ctx, conn, f, i); err != nil {
 			return nil, err
 		}
+		step("read " + string(f.Source) + " " + filepath.Base(f.Path))
 	}
 	if err := tokenise(ctx, conn, tok); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
 	}
+	step("tokenise")
 	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, err)
 		}
+		step(q)
 	}
 	if err := count(ctx, conn, files, stats); err != nil {
 		return nil, err
@@ -187,7 +206,9 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Stats: stats, Linkage: linkage}, nil
+	step("count and quarantine")
+	res.Stats, res.Linkage = stats, linkage
+	return res, nil
 }
 
 // Commit replaces the warehouse's pupil-level tables with what Load checked,
