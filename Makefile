@@ -30,7 +30,7 @@ test-short:
 demo: build
 	rm -rf $(DEMO)/data $(DEMO)/pipeline.toml
 	mkdir -p $(DEMO)
-	$(BIN) fixtures --out $(DEMO)/data --config $(DEMO)/pipeline.toml --schools 20 --pupils 1000 --seed 2024
+	$(BIN) fixtures --out $(DEMO)/data --config $(DEMO)/pipeline.toml --schools 20 --pupils 1000 --seed 2024 --epsilon 8
 	@test -f $(DEMO)/key || $(BIN) keygen --out $(DEMO)/key
 	$(BIN) run --config $(DEMO)/pipeline.toml
 
