@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
@@ -370,4 +373,72 @@ func TestCLIErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScheduleFiresAndStopsOnSIGTERM runs `outcomes schedule` with a
+// seconds-level spec: it must run the pipeline, then exit cleanly on SIGTERM.
+func TestScheduleFiresAndStopsOnSIGTERM(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), `schedule = "30 2 * * *"`, `schedule = "*/2 * * * * *"`, 1)
+	if cfg == string(b) {
+		t.Fatal("could not set the schedule in the demo config")
+	}
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+
+	cmd := exec.Command(binary, "schedule", "--config", cfgPath, "--log-format", "json")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stderr.String(), "scheduled run published") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no scheduled run within 60 s:\n%s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("schedule exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("schedule did not stop within 60 s of SIGTERM:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "schedule stopped") {
+		t.Errorf("no clean-stop log line:\n%s", stderr.String())
+	}
+	if _, err := publish.Verify(filepath.Join(dir, "out", "latest")); err != nil {
+		t.Errorf("latest release after the schedule stopped: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
