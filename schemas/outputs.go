@@ -30,22 +30,23 @@ const AttendanceTable = "attendance"
 // AttendanceRow is one row of the attendance table: one partition (school or
 // trust x term x programme x pupil group). Indicators are nil where the value
 // is suppressed or not applicable; CSV shows the GSS symbol, Parquet a null.
-// Every count and sum is noisy (differentially private), clamped at zero and
+// Struct tags: ees is time, geography (both left out of the .meta.csv, as EES
+// requires), filter or indicator. Every count and sum is noisy (differentially private), clamped at zero and
 // rounded; the _lower95/_upper95 columns give the 95% interval for the noise.
 type AttendanceRow struct {
-	TimePeriod      string `parquet:"time_period" ees:"filter" label:"Academic year (e.g. 202425)"`
-	TimeIdentifier  string `parquet:"time_identifier" ees:"filter" label:"Term"`
-	GeographicLevel string `parquet:"geographic_level" ees:"filter" label:"Geographic level"`
-	CountryCode     string `parquet:"country_code" ees:"filter" label:"Country code"`
-	CountryName     string `parquet:"country_name" ees:"filter" label:"Country name"`
-	TrustID         string `parquet:"trust_id" ees:"filter" label:"Trust identifier"`
-	TrustName       string `parquet:"trust_name" ees:"filter" label:"Trust name"`
-	OldLACode       string `parquet:"old_la_code" ees:"filter" label:"Old local authority code"`
-	NewLACode       string `parquet:"new_la_code" ees:"filter" label:"New local authority code"`
-	LAName          string `parquet:"la_name" ees:"filter" label:"Local authority name"`
-	SchoolURN       string `parquet:"school_urn" ees:"filter" label:"School URN"`
-	SchoolLAESTAB   string `parquet:"school_laestab" ees:"filter" label:"School LAESTAB"`
-	SchoolName      string `parquet:"school_name" ees:"filter" label:"School name"`
+	TimePeriod      string `parquet:"time_period" ees:"time" label:"Academic year (e.g. 202425)"`
+	TimeIdentifier  string `parquet:"time_identifier" ees:"time" label:"Term"`
+	GeographicLevel string `parquet:"geographic_level" ees:"geography" label:"Geographic level"`
+	CountryCode     string `parquet:"country_code" ees:"geography" label:"Country code"`
+	CountryName     string `parquet:"country_name" ees:"geography" label:"Country name"`
+	TrustID         string `parquet:"trust_id" ees:"geography" label:"Trust identifier"`
+	TrustName       string `parquet:"trust_name" ees:"geography" label:"Trust name"`
+	OldLACode       string `parquet:"old_la_code" ees:"geography" label:"Old local authority code"`
+	NewLACode       string `parquet:"new_la_code" ees:"geography" label:"New local authority code"`
+	LAName          string `parquet:"la_name" ees:"geography" label:"Local authority name"`
+	SchoolURN       string `parquet:"school_urn" ees:"geography" label:"School URN"`
+	SchoolLAESTAB   string `parquet:"school_laestab" ees:"geography" label:"School LAESTAB"`
+	SchoolName      string `parquet:"school_name" ees:"geography" label:"School name"`
 	ProgrammeID     string `parquet:"programme_id" ees:"filter" label:"Programme identifier"`
 	Programme       string `parquet:"programme" ees:"filter" label:"Programme"`
 	PupilGroup      string `parquet:"pupil_group" ees:"filter" label:"Pupil group (Participants, Others or Total)"`
@@ -77,6 +78,7 @@ type AttendanceRow struct {
 	PersistentAbsenceRateUp95  *float64 `parquet:"persistent_absence_rate_upper95,optional" ees:"indicator" unit:"%" dp:"1" label:"Persistent absence rate, 95% upper bound"`
 
 	// Suppressed is true when the row's noisy pupil count fell below the
-	// reliability threshold; every indicator is then nil and shown as "c".
-	Suppressed bool `parquet:"suppressed" ees:"indicator" unit:"" dp:"0" label:"Suppressed for low reliability (true/false)"`
+	// reliability threshold; every indicator is then nil, shown as "c" in CSV.
+	// It is not a published column: the symbols and nulls carry it.
+	Suppressed bool `parquet:"-"`
 }

@@ -29,6 +29,9 @@ func columnsOf(t reflect.Type) []column {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+		if name == "-" {
+			continue
+		}
 		dp, _ := strconv.Atoi(f.Tag.Get("dp"))
 		ft := f.Type
 		c := column{index: i, name: name, kind: f.Tag.Get("ees"), label: f.Tag.Get("label"), unit: f.Tag.Get("unit"), dp: dp}
