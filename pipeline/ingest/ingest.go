@@ -10,7 +10,9 @@
 package ingest
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -295,26 +297,28 @@ func csvSource(path string, header []string, rejectsTable, rejectsScan string) s
 	return fmt.Sprintf("read_csv(%s, %s", warehouse.QuoteLiteral(path), opts)
 }
 
-// header reads the first line of a CSV through DuckDB's sniffer-free reader.
-func header(ctx context.Context, conn *sql.Conn, path string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT Columns FROM sniff_csv(%s, header = true, delim = ',', quote = '\"', escape = '\"', sample_size = 1)", warehouse.QuoteLiteral(path)))
+// header reads a CSV file's header record. It is read in Go, not sniffed:
+// a file with broken rows must still give its header so those rows can be
+// reported.
+func header(path string) ([]string, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var cols []any
-		if err := rows.Scan(&cols); err != nil {
-			return nil, err
-		}
-		for _, c := range cols {
-			if m, ok := c.(map[string]any); ok {
-				names = append(names, fmt.Sprint(m["name"]))
-			}
-		}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.FieldsPerRecord = -1
+	rec, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("the file is empty: expected a header row")
 	}
-	return names, rows.Err()
+	if err != nil {
+		return nil, err
+	}
+	if len(rec) > 0 {
+		rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
+	}
+	return rec, nil
 }
 
 // stage reads one file into its source's raw table with each row's line
@@ -323,9 +327,9 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 	if _, err := os.Stat(f.Path); err != nil {
 		return fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 	}
-	found, err := header(ctx, conn, f.Path)
+	found, err := header(f.Path)
 	if err != nil {
-		return fmt.Errorf("read header of %s: %w", f.Path, plainDuckDBError(err))
+		return fmt.Errorf("read header of %s: %w", f.Path, err)
 	}
 	actual := map[string]string{}
 	var foundNorm []string

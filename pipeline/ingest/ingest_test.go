@@ -1,0 +1,230 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/pseudonym"
+)
+
+var testPartitions = Partitions{
+	Schools:    []string{"900001"},
+	Terms:      []Term{{ID: "202425-autumn", Start: "2024-08-01", End: "2024-12-31", MaxSessions: 150}},
+	Programmes: []string{"mhst"},
+}
+
+func setup(t *testing.T) (*sql.Conn, *pseudonym.Tokeniser, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, err := warehouse.Open(ctx, filepath.Join(dir, "w.duckdb"), warehouse.Options{MemoryLimit: "1GB", Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := DefinePartitions(ctx, conn, testPartitions); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := pseudonym.New(bytes.Repeat([]byte("k"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, tok, dir
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readQuarantine(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLine := map[string]string{}
+	for _, r := range recs[1:] { // file, line, column, reason, message, ...
+		byLine[r[1]] = r[3] + "@" + r[2]
+	}
+	return byLine
+}
+
+// TestEveryRowAccountedForWithItsLine feeds an attendance file with a quoted
+// line break, short and long rows, a duplicate, a conflicting mark, a bad
+// check letter and an unknown mark, and checks each row's outcome and line.
+func TestEveryRowAccountedForWithItsLine(t *testing.T) {
+	conn, tok, dir := setup(t)
+	a, b := schemas.MakeUPN(373, 1), schemas.MakeUPN(373, 2)
+	badCheck := "Z" + a[1:]
+	if schemas.ClassifyUPN(badCheck) != schemas.UPNInvalid {
+		badCheck = "Y" + a[1:]
+	}
+	roster := write(t, dir, "roster.csv", fmt.Sprintf("School URN,UPN,Year Group\n900001,%s,3\n900001,%s,4\n", a, b))
+	attendance := write(t, dir, "attendance.csv", strings.Join([]string{
+		"school_urn,upn,session_date,session,mark",
+		fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),                       // line 2: loaded
+		fmt.Sprintf("900001,%s,2024-09-02,PM,\"/\nX\"", a),                // lines 3-4 in the file, record line 3: unknown mark
+		fmt.Sprintf("900001,%s,2024-09-03", a),                            // line 4: too few fields
+		fmt.Sprintf("900001,%s,2024-09-03,AM,/,extra", a),                 // line 5: too many fields
+		fmt.Sprintf("900001,%s,2024-09-04,AM,I", b),                       // line 6: loaded
+		fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),                       // line 7: duplicate of line 2
+		fmt.Sprintf("900001,%s,2024-09-04,AM,O", b),                       // line 8: conflicts with line 6; I (authorised) wins
+		fmt.Sprintf("900001,%s,2024-09-05,AM,/", badCheck),                // line 9: invalid UPN
+		fmt.Sprintf("900001,%s,2025-09-05,AM,/", b),                       // line 10: outside the terms
+		fmt.Sprintf("900001,%s,2024-09-31,AM,/", b),                       // line 11: impossible date
+		fmt.Sprintf("900002,%s,2024-09-06,AM,/", b),                       // line 12: unknown school
+		fmt.Sprintf("900001,%s,2024-09-06,XX,/", b),                       // line 13: bad session
+		fmt.Sprintf("900001,%s,2024-09-06,PM,", b),                        // line 14: missing mark
+		fmt.Sprintf("900001,%s,2024-09-06,AM,/", schemas.MakeUPN(373, 3)), // line 15: not on roster
+	}, "\n")+"\n")
+	qdir := filepath.Join(dir, "q")
+	res, err := Load(context.Background(), conn, []File{
+		{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceAttendance, Path: attendance},
+	}, tok, qdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	att := res.Stats[1]
+	if att.RowsRead != 14 || att.RowsLoaded != 2 || att.RowsDuplicate != 1 || att.RowsQuarantined != 11 {
+		t.Errorf("attendance stats %+v, want read 14 = loaded 2 + duplicate 1 + quarantined 11", att)
+	}
+	want := map[string]string{
+		"3":  "unknown_mark@mark",
+		"4":  "malformed_row@",
+		"5":  "malformed_row@",
+		"8":  "conflicting_mark@mark",
+		"9":  "invalid_upn@upn",
+		"10": "date_outside_terms@session_date",
+		"11": "invalid_date@session_date",
+		"12": "unknown_school@school_urn",
+		"13": "invalid_session@session",
+		"14": "missing_value@mark",
+		"15": "pupil_not_on_roster@upn",
+	}
+	got := readQuarantine(t, filepath.Join(qdir, "attendance.csv"))
+	for line, w := range want {
+		g := got[line]
+		// malformed rows name DuckDB's column when it knows one.
+		if strings.HasPrefix(w, "malformed_row") && strings.HasPrefix(g, "malformed_row") {
+			continue
+		}
+		if g != w {
+			t.Errorf("line %s: got %q, want %q", line, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("quarantine has lines %v, want %d lines", got, len(want))
+	}
+	body, _ := os.ReadFile(filepath.Join(qdir, "attendance.csv"))
+	for _, id := range []string{a, b, badCheck} {
+		if strings.Contains(string(body), id) {
+			t.Errorf("quarantine file contains the UPN %s", id)
+		}
+	}
+}
+
+// TestLineNumbersAtScale checks that line numbers stay exact on a file large
+// enough for DuckDB to read in parallel, with malformed rows scattered in it.
+func TestLineNumbersAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large file")
+	}
+	conn, tok, dir := setup(t)
+	a := schemas.MakeUPN(373, 1)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+	var b strings.Builder
+	b.WriteString("school_urn,upn,session_date,session,mark\n")
+	wantBad := map[string]string{}
+	const rows = 300_000
+	for i := 0; i < rows; i++ {
+		line := fmt.Sprint(i + 2)
+		switch {
+		case i%49_999 == 7:
+			b.WriteString("900001," + a + ",2024-09-02\n") // malformed
+			wantBad[line] = "malformed_row"
+		case i%20_011 == 3:
+			b.WriteString("900001," + a + ",2024-09-02,AM,H\n") // unknown mark
+			wantBad[line] = "unknown_mark"
+		default:
+			// Same pupil and session over and over: the rest are duplicates, which
+			// is fine: only quarantined lines are checked.
+			b.WriteString("900001," + a + ",2024-09-02,AM,/\n")
+		}
+	}
+	attendance := write(t, dir, "attendance.csv", b.String())
+	qdir := filepath.Join(dir, "q")
+	res, err := Load(context.Background(), conn, []File{
+		{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: attendance},
+	}, tok, qdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	if res.Stats[1].RowsRead != rows {
+		t.Fatalf("read %d rows, want %d", res.Stats[1].RowsRead, rows)
+	}
+	got := readQuarantine(t, filepath.Join(qdir, "attendance.csv"))
+	for line, reason := range wantBad {
+		if !strings.HasPrefix(got[line], reason) {
+			t.Errorf("line %s: got %q, want %s", line, got[line], reason)
+		}
+	}
+	if len(got) != len(wantBad) {
+		t.Errorf("%d quarantined lines, want %d", len(got), len(wantBad))
+	}
+}
+
+func TestMissingColumnNamesExpectedAndFound(t *testing.T) {
+	conn, tok, dir := setup(t)
+	roster := write(t, dir, "roster.csv", "school_urn,pupil_number,year_group\n900001,x,3\n")
+	_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"))
+	var mc *MissingColumnsError
+	if !errors.As(err, &mc) {
+		t.Fatalf("got %v, want a MissingColumnsError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"roster.csv", "missing column(s) upn", "expected school_urn, upn", "found school_urn, pupil_number, year_group"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestNormaliseHeader(t *testing.T) {
+	tests := map[string]string{
+		"Pupil UPN": "pupil_upn", "\ufeffschool_urn": "school_urn", " Session Date ": "session_date",
+		"Mark (AM/PM)": "mark_am_pm", "NHS-Number": "nhs_number",
+	}
+	for in, want := range tests {
+		if got := normaliseHeader(in); got != want {
+			t.Errorf("normaliseHeader(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
