@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -194,7 +195,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 	step("tokenise")
 	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
-			return nil, fmt.Errorf("%s: %w", q, err)
+			return nil, fmt.Errorf("%s: %w", q, plainDuckDBError(err))
 		}
 		step(q)
 	}
@@ -398,19 +399,26 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, k + 1, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
 	}
 	if _, err := conn.ExecContext(ctx, insert, name); err != nil {
-		return fmt.Errorf("stage %s: %w", f.Path, err)
+		return fmt.Errorf("stage %s: %w", f.Path, plainDuckDBError(err))
 	}
 	return nil
 }
 
-// plainDuckDBError keeps DuckDB's message but drops any quoted line of input,
-// which could carry an identifier.
+var identifierShapes = regexp.MustCompile(`[A-Za-z][0-9]{11}[0-9A-Za-z]|[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}`)
+
+// plainDuckDBError keeps DuckDB's explanation of a CSV problem but drops the
+// copy of the offending input line it quotes, and masks anything shaped like
+// a UPN, NHS number or postcode, so no identifier reaches a message.
 func plainDuckDBError(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "\n"); i > 0 {
-		msg = msg[:i]
+	var keep []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "Original Line") || strings.HasPrefix(trimmed, "LINE ") {
+			continue
+		}
+		keep = append(keep, identifierShapes.ReplaceAllString(trimmed, "[masked]"))
 	}
-	return errors.New(msg)
+	return errors.New(strings.Join(keep, " "))
 }
 
 func fileSHA256(path string) (string, error) {

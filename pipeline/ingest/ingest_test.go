@@ -228,3 +228,15 @@ func TestNormaliseHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainDuckDBErrorDropsInput(t *testing.T) {
+	upn := schemas.MakeUPN(373, 42)
+	err := plainDuckDBError(errors.New("Invalid Input Error: CSV Error on Line: 3\nOriginal Line: 900001," + upn + ",2024-09-02\nInvalid unicode detected near 943 476 5919 in S10 2AB"))
+	msg := err.Error()
+	if strings.Contains(msg, upn) || strings.Contains(msg, "943 476 5919") || strings.Contains(msg, "S10 2AB") {
+		t.Fatalf("message keeps an identifier: %q", msg)
+	}
+	if !strings.Contains(msg, "CSV Error on Line: 3") || !strings.Contains(msg, "Invalid unicode") {
+		t.Fatalf("message lost DuckDB's explanation: %q", msg)
+	}
+}
