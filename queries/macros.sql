@@ -4,6 +4,6 @@
 CREATE OR REPLACE TEMP MACRO mask_identifiers(x) AS
     regexp_replace(
         regexp_replace(
-            regexp_replace(x, '[A-Za-z][0-9]{11}[0-9A-Za-z]', '[masked]', 'g'),
+            regexp_replace(x, '[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]', '[masked]', 'g'),
             '[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}', '[masked]', 'g'),
         '[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}', '[masked]', 'g');

@@ -211,7 +211,7 @@ func Load(r io.Reader, dir string) (*Config, error) {
 		return nil, fmt.Errorf("unknown key %s in config (check its spelling and section)", strings.Join(keys, ", "))
 	}
 	c.Dir = dir
-	c.setDefaults()
+	c.setDefaults(md)
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -254,11 +254,13 @@ func (c *Config) Path(p string) string {
 	return filepath.Join(c.Dir, p)
 }
 
-func (c *Config) setDefaults() {
+// setDefaults fills what the file leaves out; a key set to zero keeps its zero
+// where zero means something (no rejected rows allowed, no suppression).
+func (c *Config) setDefaults(md toml.MetaData) {
 	if c.Run.Schedule == "" {
 		c.Run.Schedule = "30 2 * * *"
 	}
-	if c.Run.MaxRejectShare == 0 {
+	if !md.IsDefined("run", "max_reject_share") {
 		c.Run.MaxRejectShare = 0.05
 	}
 	if c.Privacy.MaxProgrammesPerPupil == 0 {
@@ -275,7 +277,7 @@ func (c *Config) setDefaults() {
 	if c.Publish.RoundingBase == 0 {
 		c.Publish.RoundingBase = 5
 	}
-	if c.Publish.SuppressBelow == 0 {
+	if !md.IsDefined("publish", "suppress_below") {
 		c.Publish.SuppressBelow = 10
 	}
 	if len(c.Publish.Levels) == 0 {
@@ -311,7 +313,7 @@ var (
 	sixDigits     = regexp.MustCompile(`^[0-9]{6}$`)
 	sevenDigits   = regexp.MustCompile(`^[0-9]{7}$`)
 	threeDigits   = regexp.MustCompile(`^[0-9]{3}$`)
-	newLACode     = regexp.MustCompile(`^E0[6-9][0-9]{6}$`)
+	newLACode     = regexp.MustCompile(`^E(0[689]|10)[0-9]{6}$`) // metropolitan, unitary, London and county: the education authorities
 	programmeID   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	termNames     = map[string]bool{"Autumn term": true, "Spring term": true, "Summer term": true}
 	cronSpecParse = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -370,7 +372,7 @@ func (c *Config) validate() error {
 			bad(key+".old_la_code", fmt.Sprintf("%q", s.OldLACode), "must be three digits")
 		}
 		if s.NewLACode != "" && !newLACode.MatchString(s.NewLACode) {
-			bad(key+".new_la_code", fmt.Sprintf("%q", s.NewLACode), "must look like E08000019")
+			bad(key+".new_la_code", fmt.Sprintf("%q", s.NewLACode), "must be an education authority's code, such as E08000019 or E10000016")
 		}
 	}
 
@@ -427,7 +429,7 @@ func (c *Config) validate() error {
 	if c.Privacy.Delta != 0 {
 		bad("privacy.delta", c.Privacy.Delta, "must be 0: every measure uses Laplace noise, which needs delta = 0")
 	}
-	if c.Privacy.MaxProgrammesPerPupil < 1 || (len(c.Programmes) > 0 && c.Privacy.MaxProgrammesPerPupil > len(c.Programmes)) {
+	if c.Privacy.MaxProgrammesPerPupil < 1 || c.Privacy.MaxProgrammesPerPupil > max(1, len(c.Programmes)) {
 		bad("privacy.max_programmes_per_pupil", c.Privacy.MaxProgrammesPerPupil, "must be between 1 and the number of programmes")
 	}
 	if !(c.Privacy.EpsilonCap > 0) {

@@ -404,7 +404,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 	return nil
 }
 
-var identifierShapes = regexp.MustCompile(`[A-Za-z][0-9]{11}[0-9A-Za-z]|[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}`)
+var identifierShapes = regexp.MustCompile(`[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]|[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}`)
 
 // plainDuckDBError keeps DuckDB's explanation of a CSV problem but drops the
 // copy of the offending input line it quotes, and masks anything shaped like
