@@ -12,9 +12,9 @@ package ingest
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
