@@ -148,6 +148,11 @@ func (c *Config) EpsilonFor(measure string) float64 {
 
 // Publish holds post-processing choices, which cost no privacy.
 type Publish struct {
+	// Policy names a partner's disclosure-control convention, which sets
+	// RoundingBase and SuppressBelow unless they are given: "dfe" (round to
+	// 5, suppress below 10) or "opensafely" (redact 7 or fewer, round to 5).
+	// Defaults to "dfe".
+	Policy string `toml:"policy"`
 	// RoundingBase rounds published counts and sums. Defaults to 5.
 	RoundingBase int `toml:"rounding_base"`
 	// SuppressBelow suppresses a cell whose noisy pupil count is below it. Defaults to 10.
@@ -157,6 +162,24 @@ type Publish struct {
 	// reaches adds to MaxPartitions, so publishing only "MAT" halves the noise.
 	// Defaults to both.
 	Levels []string `toml:"levels"`
+}
+
+// Disclosure-control policies. Both are presentation for reliability: the
+// differential privacy is what protects pupils, and thresholds apply to noisy
+// values only.
+const (
+	PolicyDfE        = "dfe"
+	PolicyOpenSAFELY = "opensafely"
+)
+
+// Policy is a named pair of rounding and suppression settings.
+type Policy struct{ RoundingBase, SuppressBelow int }
+
+// Policies by name: DfE's usual (suppress small counts, round to 5) and
+// OpenSAFELY's (redact any statistic of 7 or fewer, round to the nearest 5).
+var Policies = map[string]Policy{
+	PolicyDfE:        {RoundingBase: 5, SuppressBelow: 10},
+	PolicyOpenSAFELY: {RoundingBase: 5, SuppressBelow: 8},
 }
 
 // Geographic levels that can be published.
@@ -274,11 +297,16 @@ func (c *Config) setDefaults(md toml.MetaData) {
 			c.Privacy.Weights[m] = 1
 		}
 	}
-	if c.Publish.RoundingBase == 0 {
-		c.Publish.RoundingBase = 5
+	if c.Publish.Policy == "" {
+		c.Publish.Policy = PolicyDfE
 	}
-	if !md.IsDefined("publish", "suppress_below") {
-		c.Publish.SuppressBelow = 10
+	if p, ok := Policies[c.Publish.Policy]; ok {
+		if !md.IsDefined("publish", "rounding_base") {
+			c.Publish.RoundingBase = p.RoundingBase
+		}
+		if !md.IsDefined("publish", "suppress_below") {
+			c.Publish.SuppressBelow = p.SuppressBelow
+		}
 	}
 	if len(c.Publish.Levels) == 0 {
 		c.Publish.Levels = []string{LevelMAT, LevelSchool}
@@ -453,6 +481,9 @@ func (c *Config) validate() error {
 	sort.Strings(extra)
 	for _, m := range extra {
 		bad("privacy.weights."+m, nil, "is not a measure (expected one of "+strings.Join(Measures, ", ")+")")
+	}
+	if _, ok := Policies[c.Publish.Policy]; !ok {
+		bad("publish.policy", fmt.Sprintf("%q", c.Publish.Policy), `must be "dfe" or "opensafely"`)
 	}
 	if c.Publish.RoundingBase < 1 {
 		bad("publish.rounding_base", c.Publish.RoundingBase, "must be at least 1")

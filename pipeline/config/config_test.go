@@ -194,7 +194,7 @@ func TestLoadKeepsExplicitValues(t *testing.T) {
 		{"privacy.weights", c.Privacy.Weights, map[string]float64{
 			"pupils": 1, "possible_sessions": 1, "authorised_absence": 2, "unauthorised_absence": 2, "persistent_absentees": 2,
 		}},
-		{"publish", c.Publish, config.Publish{RoundingBase: 10, SuppressBelow: 5, Levels: []string{"MAT"}}},
+		{"publish", c.Publish, config.Publish{Policy: "dfe", RoundingBase: 10, SuppressBelow: 5, Levels: []string{"MAT"}}},
 		{"has level School", c.HasLevel(config.LevelSchool), false},
 		{"duckdb", c.DuckDB, config.DuckDB{MemoryLimit: "1GB", Threads: 4}},
 	}
@@ -688,5 +688,35 @@ func TestCountyCouncilCodesAccepted(t *testing.T) {
 	district := strings.Replace(minimal, "[[schools]]\n", "[[schools]]\nnew_la_code = \"E07000223\"\n", 1)
 	if _, err := config.Load(strings.NewReader(district), "/trust"); err == nil || !strings.Contains(err.Error(), "new_la_code") {
 		t.Errorf("district code accepted: %v", err)
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	tests := []struct {
+		publish            string
+		rounding, suppress int
+		wantErr            string
+	}{
+		{"", 5, 10, ""},
+		{"policy = \"opensafely\"", 5, 8, ""},
+		{"policy = \"opensafely\"\nsuppress_below = 20", 5, 20, ""},
+		{"policy = \"dfe\"\nrounding_base = 10", 10, 10, ""},
+		{"policy = \"nhsd\"", 0, 0, "publish.policy"},
+	}
+	for _, tt := range tests {
+		c, err := config.Load(strings.NewReader(minimal+"\n[publish]\n"+tt.publish+"\n"), "/trust")
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: got %v, want an error naming %s", tt.publish, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.publish, err)
+			continue
+		}
+		if c.Publish.RoundingBase != tt.rounding || c.Publish.SuppressBelow != tt.suppress {
+			t.Errorf("%q: rounding %d suppress %d, want %d %d", tt.publish, c.Publish.RoundingBase, c.Publish.SuppressBelow, tt.rounding, tt.suppress)
+		}
 	}
 }
