@@ -388,7 +388,7 @@ func (r *Runner) privacyRecord(scope string, spent float64) publish.Privacy {
 		Scope: scope, ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
 		MaxPartitionsPerPupil: c.MaxPartitions(), MaxProgrammesPerPupil: c.Privacy.MaxProgrammesPerPupil,
 		RoundingBase: c.Publish.RoundingBase, SuppressBelow: c.Publish.SuppressBelow,
-		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (the Others group, sessions missed, rates) use a normal approximation of the combined noise",
+		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (the Others group, sessions missed, rates) combine the Laplace noises of their parts: exact quantiles for two terms, a normal approximation beyond",
 	}
 	for _, m := range config.Measures {
 		p.EpsilonByMeasure[m] = c.EpsilonFor(m)

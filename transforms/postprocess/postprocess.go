@@ -39,25 +39,85 @@ type Term struct{ ID, Name, AcademicYear string }
 // Programme is a health initiative.
 type Programme struct{ ID, Name string }
 
-// value is a noisy quantity with its noise variance and 95% interval.
+// value is a noisy quantity with its 95% interval and the scales of the
+// independent Laplace noises it sums, for deriving intervals of sums,
+// differences and ratios.
 type value struct {
-	v, variance  float64
+	v            float64
 	lower, upper float64
+	scales       []float64
 }
 
 func fromEstimate(e privacy.Estimate) value {
-	return value{v: float64(e.Value), variance: e.NoiseVariance, lower: e.Lower, upper: e.Upper}
+	return value{v: float64(e.Value), lower: e.Lower, upper: e.Upper, scales: []float64{math.Sqrt(e.NoiseVariance / 2)}}
 }
 
-// derived builds a value whose interval is the normal approximation from its
-// variance: used for sums and differences of independent noisy values.
-func derived(v, variance float64) value {
-	h := z95 * math.Sqrt(variance)
-	return value{v: v, variance: variance, lower: v - h, upper: v + h}
+// variance of the noise: 2b² per Laplace term.
+func (x value) variance() float64 {
+	s := 0.0
+	for _, b := range x.scales {
+		s += 2 * b * b
+	}
+	return s
 }
 
-func add(a, b value) value { return derived(a.v+b.v, a.variance+b.variance) }
-func sub(a, b value) value { return derived(a.v-b.v, a.variance+b.variance) }
+// combine makes a sum or difference of independent noisy values (their noise
+// is symmetric, so the interval is the same either way). Two Laplace terms
+// get the exact quantile of their sum; more use the normal approximation.
+func combine(v float64, a, b value) value {
+	scales := append(append([]float64{}, a.scales...), b.scales...)
+	h := halfWidth(scales)
+	return value{v: v, scales: scales, lower: v - h, upper: v + h}
+}
+
+// halfWidth is the 95% half-width of a sum of independent Laplace noises
+// with these scales: exact for one or two terms, normal beyond.
+func halfWidth(scales []float64) float64 {
+	switch len(scales) {
+	case 0:
+		return 0
+	case 1:
+		return scales[0] * math.Log(20)
+	case 2:
+		return twoLaplaceHalfWidth(scales[0], scales[1], 0.05)
+	}
+	v := 0.0
+	for _, b := range scales {
+		v += 2 * b * b
+	}
+	return z95 * math.Sqrt(v)
+}
+
+func add(a, b value) value { return combine(a.v+b.v, a, b) }
+func sub(a, b value) value { return combine(a.v-b.v, a, b) }
+
+// twoLaplaceHalfWidth returns h with P(|X+Y| > h) = alpha for independent
+// X ~ Laplace(a), Y ~ Laplace(b), from the closed-form tail of their sum,
+// solved by bisection. Zero scales (no noise) give zero.
+func twoLaplaceHalfWidth(a, b, alpha float64) float64 {
+	if a <= 0 && b <= 0 {
+		return 0
+	}
+	if a <= 0 || b <= 0 {
+		return math.Max(a, b) * math.Log(1/alpha)
+	}
+	tail := func(z float64) float64 { // P(X+Y > z), z >= 0
+		if math.Abs(a-b) < 1e-9*math.Max(a, b) {
+			return math.Exp(-z/a) * (2 + z/a) / 4
+		}
+		return (a*a*math.Exp(-z/a) - b*b*math.Exp(-z/b)) / (2 * (a*a - b*b))
+	}
+	lo, hi := 0.0, 60*math.Max(a, b)
+	for i := 0; i < 200; i++ {
+		mid := (lo + hi) / 2
+		if 2*tail(mid) > alpha {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
 
 // measures are one row's noisy quantities before presentation.
 type measures struct {
@@ -181,16 +241,21 @@ func (l Layout) present(base schemas.AttendanceRow, m measures, progID, progName
 	return r
 }
 
-// ratio returns num/den clamped to [0, 1] with a 95% interval from the delta
-// method over both noisy values, which are independent (separate measures).
+// ratio returns num/den clamped to [0, 1] with a 95% interval from the
+// linearised error (e_num - rate x e_den) / den, whose terms are the
+// independent Laplace noises of both values (separate measures).
 func ratio(num, den value) (rate, lower, upper float64, ok bool) {
 	n, d := math.Max(0, num.v), den.v
 	if d <= 0 {
 		return 0, 0, 0, false
 	}
 	rate = math.Min(1, n/d)
-	sd := math.Sqrt(num.variance+rate*rate*den.variance) / d
-	return rate, math.Max(0, rate-z95*sd), math.Min(1, rate+z95*sd), true
+	scales := append([]float64{}, num.scales...)
+	for _, b := range den.scales {
+		scales = append(scales, rate*b)
+	}
+	h := halfWidth(scales) / d
+	return rate, math.Max(0, rate-h), math.Min(1, rate+h), true
 }
 
 // count clamps a noisy count or sum at zero and rounds it half up to the

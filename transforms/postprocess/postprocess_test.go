@@ -1,6 +1,7 @@
 package postprocess
 
 import (
+	"math"
 	"testing"
 
 	"github.com/outcomes/outcomes/schemas"
@@ -109,5 +110,25 @@ func TestRoundingAndClamping(t *testing.T) {
 func TestMissingCellIsAnError(t *testing.T) {
 	if _, err := AttendanceTable([]privacy.Cell{cell("900001", "total", 1, 1, 0, 0, 0)}, layout); err == nil {
 		t.Fatal("a public partition without a DP cell was accepted")
+	}
+}
+
+func TestTwoLaplaceHalfWidth(t *testing.T) {
+	// Equal scales: P(|X+Y| > h) = e^{-h/b}(1 + h/(2b)); check the solution.
+	b := 10.0
+	h := twoLaplaceHalfWidth(b, b, 0.05)
+	if p := math.Exp(-h/b) * (1 + h/(2*b)); math.Abs(p-0.05) > 1e-6 {
+		t.Errorf("equal scales: tail at h=%.3f is %.5f, want 0.05", h, p)
+	}
+	// One scale tiny: close to a single Laplace, h = b ln 20.
+	if h := twoLaplaceHalfWidth(b, 1e-6, 0.05); math.Abs(h-b*math.Log(20)) > 0.01 {
+		t.Errorf("one negligible scale: h = %.3f, want %.3f", h, b*math.Log(20))
+	}
+	// Unequal scales lie between the single-Laplace and the equal cases.
+	if h := twoLaplaceHalfWidth(b, b/2, 0.05); h <= b*math.Log(20) || h >= twoLaplaceHalfWidth(b, b, 0.05) {
+		t.Errorf("unequal scales: h = %.3f out of range", h)
+	}
+	if twoLaplaceHalfWidth(0, 0, 0.05) != 0 {
+		t.Error("no noise should give a zero-width interval")
 	}
 }
