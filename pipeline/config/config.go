@@ -116,8 +116,11 @@ type Programme struct {
 
 // Privacy holds the differential privacy parameters of a release.
 type Privacy struct {
-	// Epsilon is the whole release's budget, split across Measures by Weights. Required.
+	// Epsilon is a final release's budget, split across Measures by Weights. Required.
 	Epsilon float64 `toml:"epsilon"`
+	// ProvisionalEpsilon is a provisional (nightly) release's budget.
+	// Defaults to a quarter of Epsilon.
+	ProvisionalEpsilon float64 `toml:"provisional_epsilon"`
 	// Delta must be 0: every measure uses Laplace noise.
 	Delta float64 `toml:"delta"`
 	// MaxProgrammesPerPupil bounds how many programmes' participant groups one
@@ -137,13 +140,34 @@ func (c *Config) MaxPartitions() int64 {
 	return int64(len(c.Publish.Levels) * len(c.Terms) * (1 + c.Privacy.MaxProgrammesPerPupil))
 }
 
-// EpsilonFor returns the share of Epsilon spent on one measure.
+// EpsilonFor returns the share of a final release's Epsilon spent on one measure.
 func (c *Config) EpsilonFor(measure string) float64 {
+	return c.Share(c.Privacy.Epsilon, measure)
+}
+
+// Share splits a release's epsilon by the measures' weights.
+func (c *Config) Share(epsilon float64, measure string) float64 {
 	total := 0.0
 	for _, m := range Measures {
 		total += c.Privacy.Weights[m]
 	}
-	return c.Privacy.Epsilon * c.Privacy.Weights[measure] / total
+	return epsilon * c.Privacy.Weights[measure] / total
+}
+
+// Release kinds. A provisional release is for the trust's own data lead and
+// is published at once; a final release, for wider publication, waits for a
+// named person's approval. Both spend from the same scope's budget.
+const (
+	KindProvisional = "provisional"
+	KindFinal       = "final"
+)
+
+// ReleaseEpsilon is the epsilon one release of the kind spends.
+func (c *Config) ReleaseEpsilon(kind string) float64 {
+	if kind == KindFinal {
+		return c.Privacy.Epsilon
+	}
+	return c.Privacy.ProvisionalEpsilon
 }
 
 // Publish holds post-processing choices, which cost no privacy.
@@ -285,6 +309,9 @@ func (c *Config) setDefaults(md toml.MetaData) {
 	}
 	if !md.IsDefined("run", "max_reject_share") {
 		c.Run.MaxRejectShare = 0.05
+	}
+	if !md.IsDefined("privacy", "provisional_epsilon") {
+		c.Privacy.ProvisionalEpsilon = c.Privacy.Epsilon / 4
 	}
 	if c.Privacy.MaxProgrammesPerPupil == 0 {
 		c.Privacy.MaxProgrammesPerPupil = 1
@@ -453,6 +480,10 @@ func (c *Config) validate() error {
 
 	if !(c.Privacy.Epsilon > 0) || c.Privacy.Epsilon > 100 {
 		bad("privacy.epsilon", c.Privacy.Epsilon, "must be greater than 0 (and no more than 100)")
+	}
+	// A provisional epsilon derived from a bad epsilon is not a second error.
+	if c.Privacy.Epsilon > 0 && (!(c.Privacy.ProvisionalEpsilon > 0) || c.Privacy.ProvisionalEpsilon > 100) {
+		bad("privacy.provisional_epsilon", c.Privacy.ProvisionalEpsilon, "must be greater than 0 (and no more than 100)")
 	}
 	if c.Privacy.Delta != 0 {
 		bad("privacy.delta", c.Privacy.Delta, "must be 0: every measure uses Laplace noise, which needs delta = 0")

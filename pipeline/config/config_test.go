@@ -720,3 +720,20 @@ func TestPolicies(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseEpsilon(t *testing.T) {
+	c := mustLoad(t, minimal)
+	if got := c.ReleaseEpsilon(config.KindProvisional); got != c.Privacy.Epsilon/4 {
+		t.Errorf("default provisional epsilon %v, want a quarter of %v", got, c.Privacy.Epsilon)
+	}
+	if got := c.ReleaseEpsilon(config.KindFinal); got != c.Privacy.Epsilon {
+		t.Errorf("final epsilon %v, want %v", got, c.Privacy.Epsilon)
+	}
+	c = mustLoad(t, strings.Replace(minimal, "[privacy]\n", "[privacy]\nprovisional_epsilon = 0.3\n", 1))
+	if got := c.ReleaseEpsilon(config.KindProvisional); got != 0.3 {
+		t.Errorf("explicit provisional epsilon %v, want 0.3", got)
+	}
+	if _, err := config.Load(strings.NewReader(strings.Replace(minimal, "[privacy]\n", "[privacy]\nprovisional_epsilon = -1.0\n", 1)), "/trust"); err == nil || !strings.Contains(err.Error(), "privacy.provisional_epsilon = -1") {
+		t.Errorf("negative provisional epsilon: %v", err)
+	}
+}

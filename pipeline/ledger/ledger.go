@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -40,6 +41,11 @@ func Spent(ctx context.Context, db *sql.DB, scope string) (epsilon, delta float6
 // Reserve records a release's spending before its noise is drawn, refusing
 // with a *BudgetError if the scope's total would pass capEpsilon.
 func Reserve(ctx context.Context, db *sql.DB, releaseID, scope string, epsilon, delta, capEpsilon float64, fingerprint string, now time.Time) error {
+	// A NaN would pass every later cap check and a negative value would give
+	// budget back: refuse both here, whatever the caller checked.
+	if !(epsilon > 0) || math.IsInf(epsilon, 0) || !(delta >= 0) || !(delta < 1) || !(capEpsilon > 0) {
+		return fmt.Errorf("ledger: refusing epsilon %v, delta %v, cap %v: epsilon and the cap must be positive and finite, delta in [0, 1)", epsilon, delta, capEpsilon)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -62,8 +68,18 @@ func Reserve(ctx context.Context, db *sql.DB, releaseID, scope string, epsilon, 
 
 // MarkPublished records that a release's noisy values were published.
 func MarkPublished(ctx context.Context, db *sql.DB, releaseID string) error {
-	_, err := db.ExecContext(ctx, "UPDATE privacy_ledger SET state = 'published' WHERE release_id = ?", releaseID)
-	return err
+	return setState(ctx, db, releaseID, "published")
+}
+
+func setState(ctx context.Context, db *sql.DB, releaseID, state string) error {
+	res, err := db.ExecContext(ctx, "UPDATE privacy_ledger SET state = ? WHERE release_id = ?", state, releaseID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("ledger: no release %s recorded", releaseID)
+	}
+	return nil
 }
 
 // FindPublished returns the newest published release with this fingerprint:

@@ -75,9 +75,30 @@ type File struct {
 var ErrIncomplete = errors.New("release does not match its manifest")
 
 // Write publishes files and the manifest as OUTPUT/releases/<id>/ and points
-// OUTPUT/latest at it. On any error nothing new is visible.
+// OUTPUT/latest at it. An error before the folder is renamed into place
+// leaves nothing new; an error moving latest afterwards leaves a complete,
+// verifiable release folder that latest does not name yet, and says so.
 func Write(outputDir string, m *Manifest, files []File) (string, error) {
-	releases := filepath.Join(outputDir, "releases")
+	final, err := writeFolder(filepath.Join(outputDir, "releases"), m, files)
+	if err != nil {
+		return "", err
+	}
+	if err := PointLatest(outputDir, m.ReleaseID); err != nil {
+		return final, fmt.Errorf("release %s is complete in %s, but latest still names the previous release: %w", m.ReleaseID, final, err)
+	}
+	return final, nil
+}
+
+// ErrBadFileName means a release file's name is not a plain file name.
+var ErrBadFileName = errors.New("release file names must be plain names inside the release folder")
+
+// writeFolder writes the files and manifest into parent/<id> atomically.
+func writeFolder(releases string, m *Manifest, files []File) (string, error) {
+	for _, f := range files {
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." || f.Name == "manifest.json" {
+			return "", fmt.Errorf("%w: %q", ErrBadFileName, f.Name)
+		}
+	}
 	if err := os.MkdirAll(releases, 0o755); err != nil {
 		return "", fmt.Errorf("create releases folder: %w", err)
 	}
@@ -117,9 +138,6 @@ func Write(outputDir string, m *Manifest, files []File) (string, error) {
 		return "", fmt.Errorf("move release into place: %w", err)
 	}
 	if err := syncDir(releases); err != nil {
-		return "", err
-	}
-	if err := PointLatest(outputDir, m.ReleaseID); err != nil {
 		return "", err
 	}
 	return final, nil
@@ -170,7 +188,7 @@ func Verify(dir string) (*Manifest, error) {
 		_, err = io.Copy(h, f)
 		f.Close()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %s: %v", ErrIncomplete, o.Path, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != o.SHA256 {
 			return nil, fmt.Errorf("%w: %s has SHA-256 %s, manifest says %s", ErrIncomplete, o.Path, got, o.SHA256)
