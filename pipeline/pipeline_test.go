@@ -1,13 +1,16 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/outcomes/outcomes/fixtures"
@@ -15,6 +18,8 @@ import (
 	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/demo"
 	"github.com/outcomes/outcomes/pipeline/keys"
+	"github.com/outcomes/outcomes/pipeline/ledger"
+	"github.com/outcomes/outcomes/pipeline/publish"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/privacy"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
@@ -257,5 +262,136 @@ func TestNoiseIsAdded(t *testing.T) {
 	// With b around 6 each cell equals the truth with probability below 0.1.
 	if differs < 2 {
 		t.Errorf("only %d of %d noisy pupil counts differ from the truth; is noise being added?", differs, len(cfg.Terms)*len(cfg.Schools))
+	}
+}
+
+func spent(t *testing.T, cfg *config.Config) (epsilon float64, releases int) {
+	t.Helper()
+	w, err := pipeline.OpenWarehouse(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	epsilon, _, releases, err = ledger.Spent(context.Background(), w.DB, cfg.Scope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return epsilon, releases
+}
+
+func releaseFolders(t *testing.T, cfg *config.Config) []string {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(cfg.Path(cfg.Run.OutputDir), "releases"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// changeInputs appends one more participation record, so the next run's
+// inputs differ and it may not republish.
+func changeInputs(t *testing.T, cfg *config.Config, n int) {
+	t.Helper()
+	appendLines(t, cfg.Path(cfg.Inputs.Participation[0]), []string{
+		fmt.Sprintf("mhst,%s,,2024-11-%02d,referral,N", schemas.MakeTestNHSNumber(int64(900_000+n)), 1+n)})
+}
+
+func TestRunOverTheCapPublishesNothing(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 21})
+	cfg.Privacy.EpsilonCap = 1.5 * cfg.ReleaseEpsilon(config.KindProvisional)
+	first := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	changeInputs(t, cfg, 1)
+	_, err := (&pipeline.Runner{Config: cfg, Logger: quietLogger()}).Run(context.Background())
+	var be *ledger.BudgetError
+	if !errors.As(err, &be) || !errors.Is(err, ledger.ErrBudgetExhausted) {
+		t.Fatalf("second release: got %v, want a budget refusal", err)
+	}
+	for _, want := range []string{cfg.Scope(), "spent", "asks", "cap"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not mention %q", err, want)
+		}
+	}
+	if got := releaseFolders(t, cfg); len(got) != 1 || got[0] != first.ReleaseID {
+		t.Errorf("releases after the refusal: %v, want only %s", got, first.ReleaseID)
+	}
+	if latest, _ := publish.Latest(cfg.Path(cfg.Run.OutputDir)); latest != first.ReleaseID {
+		t.Errorf("latest = %s, want %s", latest, first.ReleaseID)
+	}
+	if eps, n := spent(t, cfg); n != 1 || eps != cfg.ReleaseEpsilon(config.KindProvisional) {
+		t.Errorf("ledger after the refusal: %v over %d releases, want one release", eps, n)
+	}
+}
+
+func TestUnchangedRerunRepublishesWithoutNewNoise(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 22})
+	first := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	csvPath := filepath.Join(first.ReleaseDir, "attendance.csv")
+	before, _ := os.ReadFile(csvPath)
+	second := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if !second.Republished || second.ReleaseID != first.ReleaseID {
+		t.Fatalf("rerun: republished %v, release %s; want the stored release %s", second.Republished, second.ReleaseID, first.ReleaseID)
+	}
+	after, _ := os.ReadFile(filepath.Join(second.ReleaseDir, "attendance.csv"))
+	if !bytes.Equal(before, after) {
+		t.Error("the republished numbers differ from the stored release")
+	}
+	if eps, n := spent(t, cfg); n != 1 || eps != cfg.ReleaseEpsilon(config.KindProvisional) {
+		t.Errorf("ledger after a republish: %v over %d releases, want one release", eps, n)
+	}
+	changeInputs(t, cfg, 2)
+	third := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if third.Republished || third.ReleaseID == first.ReleaseID {
+		t.Errorf("changed inputs were republished as %s", third.ReleaseID)
+	}
+}
+
+// TestNoiseDrawnButNotPublishedIsSpent: a run that fails after drawing the
+// noise (here: the releases folder cannot be created) publishes nothing but
+// its spending stays in the ledger, and the next run spends again.
+func TestNoiseDrawnButNotPublishedIsSpent(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 23})
+	out := cfg.Path(cfg.Run.OutputDir)
+	os.MkdirAll(out, 0o755)
+	blocker := filepath.Join(out, "releases")
+	if err := os.WriteFile(blocker, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&pipeline.Runner{Config: cfg, Logger: quietLogger()}).Run(context.Background()); err == nil {
+		t.Fatal("run succeeded although releases/ is a file")
+	}
+	eps := cfg.ReleaseEpsilon(config.KindProvisional)
+	if got, n := spent(t, cfg); n != 1 || got != eps {
+		t.Fatalf("ledger after a failure past the noise: %v over %d releases, want %v over 1", got, n, eps)
+	}
+	if latest, _ := publish.Latest(out); latest != "" {
+		t.Fatalf("latest = %q after a failed run", latest)
+	}
+	os.Remove(blocker)
+	run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if got, n := spent(t, cfg); n != 2 || got != 2*eps {
+		t.Errorf("ledger after the retry: %v over %d releases, want %v over 2", got, n, 2*eps)
+	}
+}
+
+func TestFinalReleaseWaitsForApproval(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 24})
+	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Kind: config.KindFinal})
+	if !res.Pending {
+		t.Fatal("a final release was not left pending")
+	}
+	if got := releaseFolders(t, cfg); len(got) != 0 {
+		t.Fatalf("releases before approval: %v", got)
+	}
+	m, err := publish.Verify(res.ReleaseDir)
+	if err != nil || m.Kind != config.KindFinal || m.Approval != nil {
+		t.Fatalf("pending release: %v, kind %q, approval %v", err, m.Kind, m.Approval)
+	}
+	again := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Kind: config.KindFinal})
+	if !again.Pending || again.ReleaseID != res.ReleaseID {
+		t.Errorf("unchanged final rerun drew %s, want the pending %s", again.ReleaseID, res.ReleaseID)
+	}
+	if eps, n := spent(t, cfg); n != 1 || eps != cfg.Privacy.Epsilon {
+		t.Errorf("ledger: %v over %d releases, want the final epsilon %v once", eps, n, cfg.Privacy.Epsilon)
 	}
 }

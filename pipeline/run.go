@@ -63,14 +63,20 @@ type Runner struct {
 	Noise noise.Noise
 	// CodeVersion is recorded in the manifest.
 	CodeVersion string
+	// Kind is config.KindProvisional (the default: published at once, for
+	// the trust's data lead) or config.KindFinal (staged for approval).
+	Kind string
 }
 
 // Result summarises a run.
 type Result struct {
 	RunID       string
+	Kind        string
 	ReleaseID   string
 	ReleaseDir  string
 	Republished bool
+	// Pending is true for a final release waiting for `outcomes approve`.
+	Pending bool
 	Inputs      []ingest.Stats
 	Linkage     []ingest.Linkage
 	Rows        []schemas.AttendanceRow
@@ -102,10 +108,18 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		now = time.Now
 	}
 	c := r.Config
+	kind := r.Kind
+	if kind == "" {
+		kind = config.KindProvisional
+	}
+	if kind != config.KindProvisional && kind != config.KindFinal {
+		return nil, fmt.Errorf("release kind %q: use %s or %s", kind, config.KindProvisional, config.KindFinal)
+	}
+	epsilon := c.ReleaseEpsilon(kind)
 	started := now()
 	runID := started.UTC().Format("20060102T150405Z") + "-" + randomHex(3)
-	log := r.Logger.With(LogRunID, runID)
-	res := &Result{RunID: runID}
+	log := r.Logger.With(LogRunID, runID, "kind", kind)
+	res := &Result{RunID: runID, Kind: kind}
 
 	stateDir, _, _ := r.statePaths()
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
@@ -184,9 +198,17 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 
 	// An unchanged release is republished, never redrawn: fresh noise on the
 	// same data would let anyone average it away.
-	fingerprint := r.fingerprint(tok, loaded.Stats)
-	if id, ok, err := ledger.FindPublished(ctx, w.DB, fingerprint); err != nil {
+	fingerprint := r.fingerprint(tok, kind, loaded.Stats)
+	if id, state, ok, err := ledger.FindRelease(ctx, w.DB, fingerprint); err != nil {
 		return nil, err
+	} else if ok && state == "pending" {
+		if _, verr := publish.Verify(publish.PendingDir(c.Path(c.Run.OutputDir), id)); verr == nil {
+			res.ReleaseID, res.ReleaseDir, res.Pending = id, publish.PendingDir(c.Path(c.Run.OutputDir), id), true
+			outcome = "pending"
+			log.Info("inputs and configuration unchanged: the final release drawn for them still awaits approval; no new noise", LogRelease, id)
+			return res, nil
+		}
+		log.Warn("the pending final release for these inputs is missing or damaged; a new one will spend budget", LogRelease, id)
 	} else if ok {
 		dir := filepath.Join(c.Path(c.Run.OutputDir), "releases", id)
 		if _, verr := publish.Verify(dir); verr == nil {
@@ -204,7 +226,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	// Budget first, then noise.
 	releaseID := runID
 	scope := c.Scope()
-	if err := ledger.Reserve(ctx, w.DB, releaseID, scope, c.Privacy.Epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
+	if err := ledger.Reserve(ctx, w.DB, releaseID, scope, epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
 		if errors.Is(err, ledger.ErrBudgetExhausted) {
 			outcome = "refused"
 		}
@@ -215,7 +237,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	stage = time.Now()
-	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions())
+	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions(epsilon))
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +258,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, c.Privacy.Epsilon, "scope", scope, "scope_spent", spent, LogElapsed, time.Since(stage).Round(time.Millisecond))
+	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, epsilon, "scope", scope, "scope_spent", spent, LogElapsed, time.Since(stage).Round(time.Millisecond))
 
 	rows, err := postprocess.AttendanceTable(cells, r.layout())
 	if err != nil {
@@ -245,13 +267,27 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	res.Rows = rows
 
 	m := &publish.Manifest{
-		ReleaseID: releaseID, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
+		ReleaseID: releaseID, Kind: kind, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
 		KeyFingerprint: tok.Fingerprint(), Fingerprint: fingerprint,
-		Privacy: r.privacyRecord(scope, spent), Inputs: loaded.Stats,
+		Privacy: r.privacyRecord(epsilon, scope, spent), Inputs: loaded.Stats,
 	}
 	files, err := r.releaseFiles(m, rows)
 	if err != nil {
 		return nil, err
+	}
+	res.ReleaseID, res.Epsilon = releaseID, epsilon
+	if kind == config.KindFinal {
+		dir, err := publish.Stage(c.Path(c.Run.OutputDir), m, files)
+		if err != nil {
+			return nil, fmt.Errorf("stage final release: %w", err)
+		}
+		if err := ledger.MarkPending(ctx, w.DB, releaseID); err != nil {
+			return nil, fmt.Errorf("record staging (the release %s is staged; its spending is already recorded): %w", releaseID, err)
+		}
+		res.ReleaseDir, res.Pending = dir, true
+		outcome = "pending"
+		log.Info("final release staged for approval", LogStage, "publish", LogRelease, releaseID, "dir", dir, LogRows, len(rows))
+		return res, nil
 	}
 	dir, err := publish.Write(c.Path(c.Run.OutputDir), m, files)
 	if err != nil {
@@ -260,7 +296,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err := ledger.MarkPublished(ctx, w.DB, releaseID); err != nil {
 		return nil, fmt.Errorf("record publication (the release %s is out; its spending is already recorded): %w", releaseID, err)
 	}
-	res.ReleaseID, res.ReleaseDir, res.Epsilon = releaseID, dir, c.Privacy.Epsilon
+	res.ReleaseDir = dir
 	outcome = "published"
 	log.Info("published", LogStage, "publish", LogRelease, releaseID, "dir", dir, LogRows, len(rows))
 	return res, nil
@@ -346,14 +382,14 @@ func (r *Runner) publicPartitions() []privacy.Partition {
 	return out
 }
 
-func (r *Runner) privacyOptions() privacy.Options {
+func (r *Runner) privacyOptions(epsilon float64) privacy.Options {
 	c := r.Config
 	opt := privacy.Options{
 		Epsilon: map[string]float64{}, MaxPartitions: c.MaxPartitions(),
 		MaxSessions: map[string]int64{}, Noise: r.Noise,
 	}
 	for _, m := range config.Measures {
-		opt.Epsilon[m] = c.EpsilonFor(m)
+		opt.Epsilon[m] = c.Share(epsilon, m)
 	}
 	for _, t := range c.Terms {
 		opt.MaxSessions[TermID(t)] = t.MaxSessions()
@@ -379,19 +415,19 @@ func (r *Runner) layout() postprocess.Layout {
 	return l
 }
 
-func (r *Runner) privacyRecord(scope string, spent float64) publish.Privacy {
+func (r *Runner) privacyRecord(epsilon float64, scope string, spent float64) publish.Privacy {
 	c := r.Config
 	p := publish.Privacy{
 		Unit:      "pupil (roster pupil; all of a pupil's records are protected together)",
 		Mechanism: "Laplace, drawn by github.com/google/differential-privacy/go/v3 dpagg (Count and BoundedSumInt64)",
-		Epsilon:   c.Privacy.Epsilon, Delta: c.Privacy.Delta, EpsilonByMeasure: map[string]float64{},
+		Epsilon:   epsilon, Delta: c.Privacy.Delta, EpsilonByMeasure: map[string]float64{},
 		Scope: scope, ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
 		MaxPartitionsPerPupil: c.MaxPartitions(), MaxProgrammesPerPupil: c.Privacy.MaxProgrammesPerPupil,
 		RoundingBase: c.Publish.RoundingBase, SuppressBelow: c.Publish.SuppressBelow,
 		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (the Others group, sessions missed, rates) combine the Laplace noises of their parts: exact quantiles for two terms, a normal approximation beyond",
 	}
 	for _, m := range config.Measures {
-		p.EpsilonByMeasure[m] = c.EpsilonFor(m)
+		p.EpsilonByMeasure[m] = c.Share(epsilon, m)
 	}
 	for _, t := range c.Terms {
 		p.Bounds = append(p.Bounds, publish.Bound{Term: TermID(t), Lower: 0, Upper: t.MaxSessions()})
@@ -402,6 +438,7 @@ func (r *Runner) privacyRecord(scope string, spent float64) publish.Privacy {
 func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow) ([]publish.File, error) {
 	metadata := map[string]string{
 		"outcomes.release_id":      m.ReleaseID,
+		"outcomes.kind":            m.Kind,
 		"outcomes.key_fingerprint": m.KeyFingerprint,
 		"outcomes.code_version":    m.CodeVersion,
 	}
@@ -437,7 +474,7 @@ func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow)
 
 // fingerprint identifies what a release depends on: the inputs' content, the
 // configuration that shapes the release, the key and the code.
-func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, stats []ingest.Stats) string {
+func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, kind string, stats []ingest.Stats) string {
 	c := r.Config
 	h := sha256.New()
 	shape, _ := json.Marshal(struct {
@@ -448,7 +485,7 @@ func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, stats []ingest.Stats) str
 		Privacy    config.Privacy
 		Publish    config.Publish
 	}{c.Trust, c.Schools, c.Terms, c.Programmes, c.Privacy, c.Publish})
-	fmt.Fprintf(h, "code %s\nkey %s\nconfig %s\n", r.CodeVersion, tok.Fingerprint(), shape)
+	fmt.Fprintf(h, "code %s\nkind %s\nkey %s\nconfig %s\n", r.CodeVersion, kind, tok.Fingerprint(), shape)
 	var ins []string
 	for _, s := range stats {
 		ins = append(ins, s.Source+" "+s.SHA256)

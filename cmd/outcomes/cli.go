@@ -35,7 +35,8 @@ const usage = `outcomes: attendance impact of school health initiatives, publish
 Usage:
   outcomes fixtures --out DIR [--config FILE] [--seed N] [--schools N] [--pupils N] [--effect PP]
   outcomes keygen --out FILE
-  outcomes run --config FILE
+  outcomes run --config FILE [--final]
+  outcomes approve RELEASE --by NAME --config FILE [--yes]
   outcomes schedule --config FILE
   outcomes budget --config FILE [--json]
   outcomes version
@@ -85,6 +86,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"run":      cmdRun,
 		"schedule": cmdSchedule,
 		"budget":   cmdBudget,
+		"approve":  cmdApprove,
 		"version": func(context.Context, []string, io.Writer, *slog.Logger) error {
 			fmt.Fprintln(stdout, "outcomes", version)
 			return nil

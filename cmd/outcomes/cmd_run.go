@@ -7,12 +7,14 @@ import (
 	"log/slog"
 
 	"github.com/outcomes/outcomes/pipeline"
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/schemas"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fs := newFlags("run")
 	cfgPath := fs.String("config", "", "pipeline configuration file (TOML)")
+	final := fs.Bool("final", false, "draw a final release for wider publication; it waits for `outcomes approve`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -20,7 +22,11 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	r := &pipeline.Runner{Config: cfg, Logger: log, CodeVersion: version}
+	kind := config.KindProvisional
+	if *final {
+		kind = config.KindFinal
+	}
+	r := &pipeline.Runner{Config: cfg, Logger: log, CodeVersion: version, Kind: kind}
 	res, err := r.Run(ctx)
 	if err != nil {
 		return err
@@ -32,11 +38,16 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 // printSummary tells the data lead where the release is and shows the
 // trust-level headline rows.
 func printSummary(w io.Writer, res *pipeline.Result) {
+	if res.Pending {
+		fmt.Fprintf(w, "Final release %s is drawn (epsilon %.3g spent) and waits for approval in\n%s\n\nReview and approve it with:\n  outcomes approve %s --by \"Your Name\" --config <this configuration>\n",
+			res.ReleaseID, res.Epsilon, res.ReleaseDir, res.ReleaseID)
+		return
+	}
 	if res.Republished {
 		fmt.Fprintf(w, "Inputs and configuration unchanged: republished release %s (no new noise, no budget spent).\n%s\n", res.ReleaseID, res.ReleaseDir)
 		return
 	}
-	fmt.Fprintf(w, "Published release %s (epsilon %.3g)\n%s\n\n", res.ReleaseID, res.Epsilon, res.ReleaseDir)
+	fmt.Fprintf(w, "Published %s release %s (epsilon %.3g)\n%s\n\n", res.Kind, res.ReleaseID, res.Epsilon, res.ReleaseDir)
 	for _, in := range res.Inputs {
 		fmt.Fprintf(w, "  %-13s %-20s read %8d  loaded %8d  quarantined %6d  duplicate %5d\n",
 			in.Source, baseName(in.Path), in.RowsRead, in.RowsLoaded, in.RowsQuarantined, in.RowsDuplicate)

@@ -288,7 +288,7 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	}
 	dir, cfgPath := demoTrust(t)
 	out, _ := mustRun(t, "run", "--config", cfgPath)
-	if !strings.Contains(out, "Published release") || !strings.Contains(out, "Trust-level attendance rate") {
+	if !strings.Contains(out, "Published provisional release") || !strings.Contains(out, "Trust-level attendance rate") {
 		t.Fatalf("summary missing:\n%s", out)
 	}
 	m, err := publish.Verify(filepath.Join(dir, "out", "latest"))
@@ -441,4 +441,161 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestApproveFinalRelease: a final release is staged, shown for review,
+// refused without a typed confirmation, and published with the approver's
+// name in the manifest and the ledger once approved.
+func TestApproveFinalRelease(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	out, _ := mustRun(t, "run", "--config", cfgPath, "--final")
+	if !strings.Contains(out, "waits for approval") {
+		t.Fatalf("final run output:\n%s", out)
+	}
+	pending, _ := os.ReadDir(filepath.Join(dir, "out", "pending"))
+	if len(pending) != 1 {
+		t.Fatalf("pending releases: %v", pending)
+	}
+	id := pending[0].Name()
+	if _, err := os.Lstat(filepath.Join(dir, "out", "latest")); err == nil {
+		t.Fatal("latest exists before approval")
+	}
+
+	code, review, stderr := outcomes(t, "approve", id, "--by", "Dr A Example", "--config", cfgPath)
+	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
+		t.Fatalf("approve without a terminal: exit %d, %s", code, stderr)
+	}
+	for _, want := range []string{"Privacy: epsilon", "suppressed", "Trust-level attendance rate", "clamped to"} {
+		if !strings.Contains(review, want) {
+			t.Errorf("review lacks %q:\n%s", want, review)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "out", "releases", id)); err == nil {
+		t.Fatal("release published without approval")
+	}
+
+	out, _ = mustRun(t, "approve", id, "--by", "Dr A Example", "--config", cfgPath, "--yes")
+	if !strings.Contains(out, "Approved by Dr A Example") {
+		t.Fatalf("approve output:\n%s", out)
+	}
+	for _, link := range []string{"latest", "final"} {
+		m, err := publish.Verify(filepath.Join(dir, "out", link))
+		if err != nil {
+			t.Fatalf("%s: %v", link, err)
+		}
+		if m.ReleaseID != id || m.Kind != "final" || m.Approval == nil || m.Approval.By != "Dr A Example" {
+			t.Errorf("%s manifest: id %s kind %s approval %+v", link, m.ReleaseID, m.Kind, m.Approval)
+		}
+	}
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	var by, state string
+	if err := wh.QueryRow("SELECT a.approved_by, l.state FROM approvals a JOIN privacy_ledger l USING (release_id) WHERE release_id = ?", id).Scan(&by, &state); err != nil {
+		t.Fatal(err)
+	}
+	if by != "Dr A Example" || state != "published" {
+		t.Errorf("ledger: approved_by %q state %q", by, state)
+	}
+	if code, _, stderr := outcomes(t, "approve", id, "--by", "Someone Else", "--config", cfgPath, "--yes"); code == 0 {
+		t.Errorf("a published release was approved twice: %s", stderr)
+	}
+}
+
+// TestPublishedCSVFollowsEESConventions checks the published CSV the way the
+// EES data screener does: mandatory columns first, time_period as a
+// six-digit academic year of consecutive years, known time identifiers and
+// geographic levels with their location columns filled, no blank indicator
+// (a GSS symbol instead), and a metadata row for every other column.
+func TestPublishedCSVFollowsEESConventions(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath)
+	read := func(name string) [][]string {
+		f, err := os.Open(filepath.Join(dir, "out", "latest", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		recs, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	data, meta := read("attendance.csv"), read("attendance.meta.csv")
+	header := data[0]
+	mandatory := []string{"time_period", "time_identifier", "geographic_level", "country_code", "country_name"}
+	for i, m := range mandatory {
+		if header[i] != m {
+			t.Fatalf("column %d is %q, want %q (header %v)", i, header[i], m, header)
+		}
+	}
+	location := map[string]bool{"trust_id": true, "trust_name": true, "old_la_code": true, "new_la_code": true,
+		"la_name": true, "school_urn": true, "school_laestab": true, "school_name": true}
+	described := map[string]string{}
+	for _, r := range meta[1:] {
+		described[r[0]] = r[1]
+	}
+	for _, h := range header {
+		if h != strings.ToLower(h) || strings.ContainsAny(h, " -") {
+			t.Errorf("column %q is not snake_case", h)
+		}
+		isMandatory := false
+		for _, m := range mandatory {
+			isMandatory = isMandatory || h == m
+		}
+		if !isMandatory && !location[h] && described[h] == "" {
+			t.Errorf("column %q has no row in attendance.meta.csv", h)
+		}
+		if (isMandatory || location[h]) && described[h] != "" {
+			t.Errorf("time or geography column %q is listed in attendance.meta.csv", h)
+		}
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[h] = i
+	}
+	identifiers := map[string]bool{"Autumn term": true, "Spring term": true, "Summer term": true, "Academic year": true}
+	for n, r := range data[1:] {
+		line := n + 2
+		tp := r[col["time_period"]]
+		if len(tp) != 6 || (tp[2:4] == "99" && tp[4:] != "00") || (atoi(tp[2:4])+1)%100 != atoi(tp[4:]) {
+			t.Errorf("line %d: time_period %q is not a six-digit academic year", line, tp)
+		}
+		if !identifiers[r[col["time_identifier"]]] {
+			t.Errorf("line %d: time_identifier %q", line, r[col["time_identifier"]])
+		}
+		if r[col["country_code"]] != "E92000001" || r[col["country_name"]] != "England" {
+			t.Errorf("line %d: country %q %q", line, r[col["country_code"]], r[col["country_name"]])
+		}
+		switch r[col["geographic_level"]] {
+		case "MAT":
+			if r[col["trust_id"]] == "" || r[col["trust_name"]] == "" {
+				t.Errorf("line %d: MAT row without trust_id and trust_name", line)
+			}
+		case "School":
+			for _, c := range []string{"school_urn", "school_name", "school_laestab", "new_la_code", "la_name", "old_la_code"} {
+				if r[col[c]] == "" {
+					t.Errorf("line %d: School row with no %s", line, c)
+				}
+			}
+		default:
+			t.Errorf("line %d: geographic_level %q", line, r[col["geographic_level"]])
+		}
+		for h, kind := range described {
+			if kind == "Indicator" && r[col[h]] == "" {
+				t.Errorf("line %d: indicator %s is blank; EES wants a value or a symbol", line, h)
+			}
+		}
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }

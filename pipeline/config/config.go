@@ -120,7 +120,7 @@ type Privacy struct {
 	Epsilon float64 `toml:"epsilon"`
 	// ProvisionalEpsilon is a provisional (nightly) release's budget.
 	// Defaults to a quarter of Epsilon.
-	ProvisionalEpsilon float64 `toml:"provisional_epsilon"`
+	ProvisionalEpsilon float64 `toml:"provisional_epsilon,omitempty"`
 	// Delta must be 0: every measure uses Laplace noise.
 	Delta float64 `toml:"delta"`
 	// MaxProgrammesPerPupil bounds how many programmes' participant groups one

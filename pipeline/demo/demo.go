@@ -37,7 +37,9 @@ func Config(truth *fixtures.Truth, dataDir, cfgDir string, epsilon float64) (*co
 			Participation: []string{filepath.Join(data, fixtures.ParticipationFile)},
 		},
 		Trust: config.Trust{ID: truth.Trust.ID, Name: truth.Trust.Name},
-		Privacy: config.Privacy{Epsilon: epsilon, MaxProgrammesPerPupil: 1, EpsilonCap: 10 * epsilon,
+		// The demo publishes provisional releases at the full epsilon so its
+		// numbers show the planted effect; see the README on choosing epsilon.
+		Privacy: config.Privacy{Epsilon: epsilon, ProvisionalEpsilon: epsilon, MaxProgrammesPerPupil: 1, EpsilonCap: 10 * epsilon,
 			Weights: map[string]float64{
 				config.MeasurePupils: 1, config.MeasurePossibleSessions: 1, config.MeasurePersistentAbsentees: 1,
 				config.MeasureAuthorisedAbsence: 2, config.MeasureUnauthorisedAbsence: 2,

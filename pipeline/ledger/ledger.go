@@ -85,13 +85,51 @@ func setState(ctx context.Context, db *sql.DB, releaseID, state string) error {
 // FindPublished returns the newest published release with this fingerprint:
 // the same inputs, configuration, key and code. Republishing it spends nothing.
 func FindPublished(ctx context.Context, db *sql.DB, fingerprint string) (string, bool, error) {
-	var id string
-	err := db.QueryRowContext(ctx, `SELECT release_id FROM privacy_ledger WHERE fingerprint = ? AND state = 'published'
-		ORDER BY recorded_at DESC LIMIT 1`, fingerprint).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
+	id, state, ok, err := FindRelease(ctx, db, fingerprint)
+	if err != nil || !ok || state != "published" {
+		return "", false, err
 	}
-	return id, err == nil, err
+	return id, true, nil
+}
+
+// FindRelease returns the newest release with this fingerprint that is
+// published or waiting for approval (state "pending").
+func FindRelease(ctx context.Context, db *sql.DB, fingerprint string) (id, state string, ok bool, err error) {
+	err = db.QueryRowContext(ctx, `SELECT release_id, state FROM privacy_ledger WHERE fingerprint = ? AND state IN ('published', 'pending')
+		ORDER BY recorded_at DESC LIMIT 1`, fingerprint).Scan(&id, &state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return id, state, err == nil, err
+}
+
+// MarkPending records that a final release's noise is drawn and staged,
+// waiting for approval. Its spending already counts.
+func MarkPending(ctx context.Context, db *sql.DB, releaseID string) error {
+	return setState(ctx, db, releaseID, "pending")
+}
+
+// ReleaseState returns a release's ledger state: drawn, pending or published.
+func ReleaseState(ctx context.Context, db *sql.DB, releaseID string) (string, error) {
+	var state string
+	err := db.QueryRowContext(ctx, "SELECT any_value(state) FROM privacy_ledger WHERE release_id = ? HAVING count(*) > 0", releaseID).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("ledger: no release %s recorded", releaseID)
+	}
+	return state, err
+}
+
+// RecordApproval records who approved a pending final release.
+func RecordApproval(ctx context.Context, db *sql.DB, releaseID, by string, at time.Time) error {
+	state, err := ReleaseState(ctx, db, releaseID)
+	if err != nil {
+		return err
+	}
+	if state != "pending" {
+		return fmt.Errorf("release %s is %s, not waiting for approval", releaseID, state)
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO approvals VALUES (?, ?, ?)", releaseID, by, at.UTC())
+	return err
 }
 
 // Scope is one scope's spending, for `outcomes budget`.

@@ -22,7 +22,10 @@ import (
 
 // Manifest describes a release; manifest.json lists every file with its SHA-256.
 type Manifest struct {
-	ReleaseID      string         `json:"release_id"`
+	ReleaseID string `json:"release_id"`
+	// Kind is provisional (for the trust's data lead) or final (for wider
+	// publication, after a named person's approval).
+	Kind           string         `json:"kind"`
 	CreatedAt      time.Time      `json:"created_at"`
 	CodeVersion    string         `json:"code_version"`
 	KeyFingerprint string         `json:"key_fingerprint"`
@@ -30,6 +33,14 @@ type Manifest struct {
 	Privacy        Privacy        `json:"privacy"`
 	Inputs         []ingest.Stats `json:"inputs"`
 	Outputs        []Output       `json:"outputs"`
+	// Approval records who approved a final release, and when.
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval of a final release.
+type Approval struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
 }
 
 // Privacy records the parameters every number in the release was made with.
@@ -143,16 +154,77 @@ func writeFolder(releases string, m *Manifest, files []File) (string, error) {
 	return final, nil
 }
 
+// Stage writes a final release into OUTPUT/pending/<id>/, complete and
+// verifiable, where it waits for approval; nothing under releases/ changes.
+func Stage(outputDir string, m *Manifest, files []File) (string, error) {
+	return writeFolder(filepath.Join(outputDir, "pending"), m, files)
+}
+
+// PendingDir is where a final release waits for approval.
+func PendingDir(outputDir, id string) string { return filepath.Join(outputDir, "pending", id) }
+
+// Approve records the approval in a pending release's manifest and moves the
+// release into releases/<id>, then points latest and final at it. The files
+// are verified against the manifest first: what was reviewed is what is
+// published.
+func Approve(outputDir, id string, approval Approval) (string, error) {
+	dir := PendingDir(outputDir, id)
+	m, err := Verify(dir)
+	if err != nil {
+		return "", fmt.Errorf("pending release %s: %w", id, err)
+	}
+	if m.Kind != "final" {
+		return "", fmt.Errorf("release %s is %s, not final: only final releases wait for approval", id, m.Kind)
+	}
+	m.Approval = &approval
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(dir, ".manifest.json.new")
+	_ = os.Remove(tmp)
+	if err := writeSynced(tmp, append(b, '\n')); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "manifest.json")); err != nil {
+		return "", err
+	}
+	if err := syncDir(dir); err != nil {
+		return "", err
+	}
+	releases := filepath.Join(outputDir, "releases")
+	if err := os.MkdirAll(releases, 0o755); err != nil {
+		return "", err
+	}
+	final := filepath.Join(releases, id)
+	if err := os.Rename(dir, final); err != nil {
+		return "", fmt.Errorf("move approved release into place: %w", err)
+	}
+	if err := syncDir(releases); err != nil {
+		return "", err
+	}
+	_ = syncDir(filepath.Join(outputDir, "pending"))
+	if err := PointLatest(outputDir, id); err != nil {
+		return final, err
+	}
+	return final, pointLink(outputDir, "final", id)
+}
+
 // PointLatest makes OUTPUT/latest a symlink to releases/<id>, atomically.
 func PointLatest(outputDir, id string) error {
-	link := filepath.Join(outputDir, "latest")
+	return pointLink(outputDir, "latest", id)
+}
+
+// pointLink makes OUTPUT/<name> a symlink to releases/<id>, atomically.
+func pointLink(outputDir, name, id string) error {
+	link := filepath.Join(outputDir, name)
 	tmp := link + ".new"
 	_ = os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("releases", id), tmp); err != nil {
-		return fmt.Errorf("point latest at %s: %w", id, err)
+		return fmt.Errorf("point %s at %s: %w", name, id, err)
 	}
 	if err := os.Rename(tmp, link); err != nil {
-		return fmt.Errorf("point latest at %s: %w", id, err)
+		return fmt.Errorf("point %s at %s: %w", name, id, err)
 	}
 	return syncDir(outputDir)
 }

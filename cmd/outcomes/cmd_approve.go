@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/outcomes/outcomes/pipeline"
+	"github.com/outcomes/outcomes/pipeline/ledger"
+	"github.com/outcomes/outcomes/pipeline/publish"
+	"github.com/outcomes/outcomes/schemas"
+)
+
+// stdin is where approve reads a typed confirmation; tests replace it.
+var stdin io.Reader = os.Stdin
+
+func cmdApprove(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := newFlags("approve")
+	cfgPath := fs.String("config", "", "pipeline configuration file (TOML)")
+	by := fs.String("by", "", "the name of the person approving the release")
+	yes := fs.Bool("yes", false, "approve without typing the release id (for scripts, after reviewing the summary)")
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if id == "" {
+		return usageError{errors.New("name the release to approve: outcomes approve RELEASE --by NAME --config FILE")}
+	}
+	if strings.TrimSpace(*by) == "" {
+		return usageError{errors.New("--by NAME is required: a final release is approved by a named person")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	outputDir := cfg.Path(cfg.Run.OutputDir)
+	dir := publish.PendingDir(outputDir, filepath.Base(id))
+	m, err := publish.Verify(dir)
+	if err != nil {
+		return fmt.Errorf("no complete pending release %s in %s: %w", id, filepath.Dir(dir), err)
+	}
+	if err := printReview(stdout, dir, m); err != nil {
+		return err
+	}
+	if !*yes {
+		if err := confirm(stdout, m.ReleaseID); err != nil {
+			return err
+		}
+	}
+
+	stateDir := cfg.Path(cfg.Run.StateDir)
+	unlock, err := pipeline.Lock(stateDir, time.Now())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	w, err := pipeline.OpenWarehouse(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	at := time.Now().UTC()
+	// Ledger first: a release is never out without its approval on record.
+	if err := ledger.RecordApproval(ctx, w.DB, m.ReleaseID, *by, at); err != nil {
+		return err
+	}
+	final, err := publish.Approve(outputDir, m.ReleaseID, publish.Approval{By: *by, At: at})
+	if err != nil {
+		return fmt.Errorf("approval recorded but publication failed (run approve again): %w", err)
+	}
+	if err := ledger.MarkPublished(ctx, w.DB, m.ReleaseID); err != nil {
+		return err
+	}
+	log.Info("final release approved and published", pipeline.LogRelease, m.ReleaseID, "approved_by", *by)
+	fmt.Fprintf(stdout, "\nApproved by %s. Final release %s is published:\n%s\n", *by, m.ReleaseID, final)
+	return nil
+}
+
+// confirm asks the person to type the release id; it refuses when no one is
+// at a terminal to type it.
+func confirm(stdout io.Writer, id string) error {
+	if f, ok := stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return usageError{errors.New("not approved: no terminal to confirm on; review the summary above, then run again with --yes")}
+	}
+	fmt.Fprintf(stdout, "\nType the release id (%s) to approve it and publish it for wider use: ", id)
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if strings.TrimSpace(line) != id {
+		return usageError{errors.New("not approved: the release id was not typed")}
+	}
+	return nil
+}
+
+// printReview shows what the release would publish: its privacy parameters,
+// its size, its suppression pattern and its trust-level headline rows.
+func printReview(w io.Writer, dir string, m *publish.Manifest) error {
+	p := m.Privacy
+	fmt.Fprintf(w, "Final release %s, drawn %s\n\n", m.ReleaseID, m.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "Privacy: epsilon %.3g (delta %g, %s), scope %s: %.3g of %.3g spent including this release.\n",
+		p.Epsilon, p.Delta, p.Unit, p.Scope, p.ScopeEpsilonSpent, p.ScopeEpsilonCap)
+	fmt.Fprintf(w, "Each pupil reaches at most %d cells per measure; session sums clamped to", p.MaxPartitionsPerPupil)
+	for _, b := range p.Bounds {
+		fmt.Fprintf(w, " %s [%d, %d]", b.Term, b.Lower, b.Upper)
+	}
+	fmt.Fprintf(w, ".\nRounded to %d; rows with a noisy pupil count under %d suppressed.\n\n", p.RoundingBase, p.SuppressBelow)
+
+	f, err := os.Open(filepath.Join(dir, schemas.AttendanceTable+".csv"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	records, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	if len(records) == 0 {
+		return fmt.Errorf("%s is empty", f.Name())
+	}
+	col := map[string]int{}
+	for i, h := range records[0] {
+		col[h] = i
+	}
+	get := func(r []string, name string) string { return r[col[name]] }
+	var suppressed []string
+	for _, r := range records[1:] {
+		if get(r, "pupils") == schemas.SymbolSuppressed {
+			place := get(r, "geographic_level")
+			if urn := get(r, "school_urn"); urn != "" {
+				place += " " + urn
+			}
+			suppressed = append(suppressed, fmt.Sprintf("%s, %s, %s, %s", place, get(r, "time_identifier"), get(r, "programme"), get(r, "pupil_group")))
+		}
+	}
+	fmt.Fprintf(w, "It publishes %d rows (%s), %d of them suppressed:\n", len(records)-1, strings.Join(outputNames(m), ", "), len(suppressed))
+	for i, s := range suppressed {
+		if i == 20 {
+			fmt.Fprintf(w, "  ... and %d more (see %s)\n", len(suppressed)-20, f.Name())
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", s)
+	}
+	fmt.Fprintf(w, "\nTrust-level attendance rate, %% (95%% interval for the noise):\n")
+	for _, r := range records[1:] {
+		if get(r, "geographic_level") != schemas.LevelMAT {
+			continue
+		}
+		fmt.Fprintf(w, "  %-12s %-28s %-13s %s (%s to %s)\n", get(r, "time_identifier"), get(r, "programme"), get(r, "pupil_group"),
+			get(r, "attendance_rate"), get(r, "attendance_rate_lower95"), get(r, "attendance_rate_upper95"))
+	}
+	return nil
+}
+
+func outputNames(m *publish.Manifest) []string {
+	var names []string
+	for _, o := range m.Outputs {
+		names = append(names, o.Path)
+	}
+	return names
+}
