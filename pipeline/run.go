@@ -77,10 +77,10 @@ type Result struct {
 	Republished bool
 	// Pending is true for a final release waiting for `outcomes approve`.
 	Pending bool
-	Inputs      []ingest.Stats
-	Linkage     []ingest.Linkage
-	Rows        []schemas.AttendanceRow
-	Epsilon     float64
+	Inputs  []ingest.Stats
+	Linkage []ingest.Linkage
+	Rows    []schemas.AttendanceRow
+	Epsilon float64
 }
 
 // Paths of the private state.
