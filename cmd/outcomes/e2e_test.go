@@ -599,3 +599,37 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// TestApproveByTypingTheID drives approve on a pseudo-terminal (util-linux
+// script): a wrong answer publishes nothing, the release id approves.
+func TestApproveByTypingTheID(t *testing.T) {
+	scriptPath, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to give approve a terminal")
+	}
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath, "--final")
+	pending, _ := os.ReadDir(filepath.Join(dir, "out", "pending"))
+	if len(pending) != 1 {
+		t.Fatalf("pending: %v", pending)
+	}
+	id := pending[0].Name()
+	approve := func(answer string) string {
+		cmd := exec.Command(scriptPath, "-q", "-e", "-c", fmt.Sprintf("%s approve %s --by Tester --config %s", binary, id, cfgPath), "/dev/null")
+		cmd.Stdin = strings.NewReader(answer + "\n")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := approve("not-the-id"); !strings.Contains(out, "not approved") {
+		t.Fatalf("wrong answer:\n%s", out)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "out", "releases", id)); err == nil {
+		t.Fatal("published after a wrong answer")
+	}
+	if out := approve(id); !strings.Contains(out, "Approved by Tester") {
+		t.Fatalf("typed id:\n%s", out)
+	}
+	if _, err := publish.Verify(filepath.Join(dir, "out", "final")); err != nil {
+		t.Fatal(err)
+	}
+}
