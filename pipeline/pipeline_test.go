@@ -395,3 +395,21 @@ func TestFinalReleaseWaitsForApproval(t *testing.T) {
 		t.Errorf("ledger: %v over %d releases, want the final epsilon %v once", eps, n, cfg.Privacy.Epsilon)
 	}
 }
+
+func TestCSVByteOrderMarkOnRequest(t *testing.T) {
+	for _, bom := range []bool{false, true} {
+		cfg, _ := newTrust(t, fixtures.Options{Seed: 25})
+		cfg.Publish.CSVBOM = bom
+		res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+		b, err := os.ReadFile(filepath.Join(res.ReleaseDir, "attendance.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.HasPrefix(b, []byte("\xef\xbb\xbftime_period,")); got != bom {
+			t.Errorf("csv_bom %v: file starts %q", bom, b[:16])
+		}
+		if !bom && !bytes.HasPrefix(b, []byte("time_period,")) {
+			t.Errorf("csv_bom false: file starts %q", b[:16])
+		}
+	}
+}

@@ -455,6 +455,9 @@ func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow)
 	metadata["outcomes.inputs"] = string(inputsJSON)
 
 	var pq, csvBuf, meta bytes.Buffer
+	if r.Config.Publish.CSVBOM {
+		csvBuf.WriteString("\ufeff")
+	}
 	if err := publish.WriteParquet(&pq, rows, metadata); err != nil {
 		return nil, err
 	}

@@ -181,6 +181,9 @@ type Publish struct {
 	RoundingBase int `toml:"rounding_base"`
 	// SuppressBelow suppresses a cell whose noisy pupil count is below it. Defaults to 10.
 	SuppressBelow int `toml:"suppress_below"`
+	// CSVBOM starts the published CSV with a UTF-8 byte order mark, which
+	// older Excel versions need to read accents correctly. Defaults to false.
+	CSVBOM bool `toml:"csv_bom"`
 	// Levels are the geographic levels published, each a separate DP
 	// aggregate: "MAT" (the whole trust) and "School". Each level a pupil
 	// reaches adds to MaxPartitions, so publishing only "MAT" halves the noise.
