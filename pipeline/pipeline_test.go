@@ -413,3 +413,114 @@ func TestCSVByteOrderMarkOnRequest(t *testing.T) {
 		}
 	}
 }
+
+// splitAttendance moves the rows dated on or after cutoff into a second file,
+// as if the last day came in a nightly extract of its own.
+func splitAttendance(t *testing.T, cfg *config.Config, cutoff string) (older, newer string, newRows int) {
+	t.Helper()
+	src := cfg.Path(cfg.Inputs.Attendance[0])
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	var a, z strings.Builder
+	a.WriteString(lines[0] + "\n")
+	z.WriteString(lines[0] + "\n")
+	for _, l := range lines[1:] {
+		if strings.Split(l, ",")[2] >= cutoff {
+			z.WriteString(l + "\n")
+			newRows++
+		} else {
+			a.WriteString(l + "\n")
+		}
+	}
+	older, newer = src+".to-july.csv", src+".last-day.csv"
+	os.WriteFile(older, []byte(a.String()), 0o600)
+	os.WriteFile(newer, []byte(z.String()), 0o600)
+	return older, newer, newRows
+}
+
+func sessionsInWarehouse(t *testing.T, cfg *config.Config) int64 {
+	t.Helper()
+	w, err := pipeline.OpenWarehouse(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var n int64
+	if err := w.DB.QueryRow("SELECT count(*) FROM sessions").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestNightlyRunReadsOnlyTheNewFile: after a full load, a run with one more
+// day's file reads that file alone and publishes the same numbers as one
+// that read everything; a changed file replaces its rows; a file dropped
+// from the configuration takes its rows with it.
+func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 26})
+	exact(cfg)
+	older, newer, newRows := splitAttendance(t, cfg, "2025-07-22")
+	if newRows == 0 {
+		t.Fatal("no rows on the last day")
+	}
+	runner := &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()}
+
+	cfg.Inputs.Attendance = []string{older}
+	first := run(t, runner)
+	olderRows := first.Inputs[1].RowsRead
+
+	cfg.Inputs.Attendance = []string{older, newer}
+	second := run(t, runner)
+	byPath := map[string]ingestStats{}
+	for _, in := range second.Inputs {
+		byPath[in.Path] = ingestStats{in.Ingested, in.RowsRead}
+	}
+	if got := byPath[older]; got.ingested || got.rows != olderRows {
+		t.Errorf("the already-loaded file: %+v, want not read again (%d rows from before)", got, olderRows)
+	}
+	if got := byPath[newer]; !got.ingested || got.rows != int64(newRows) {
+		t.Errorf("the new day's file: %+v, want read, %d rows", got, newRows)
+	}
+	if n := sessionsInWarehouse(t, cfg); n != int64(truth.AttendanceRows) {
+		t.Errorf("warehouse holds %d sessions, want all %d", n, truth.AttendanceRows)
+	}
+	// The same numbers as the truth of the whole year.
+	rows := index(second.Rows)
+	for _, term := range cfg.Terms {
+		want := truth.TrustCell(term.Name, fixtures.ProgrammeTotal, fixtures.GroupAll)
+		got := rows[rowKey{"MAT", "", term.Name, "total", "Total"}]
+		if *got.PossibleSessions != want.PossibleSessions || *got.AuthorisedAbsence != want.AuthorisedAbsence {
+			t.Errorf("%s after an incremental load: possible %d authorised %d, want %d %d", term.Name,
+				*got.PossibleSessions, *got.AuthorisedAbsence, want.PossibleSessions, want.AuthorisedAbsence)
+		}
+	}
+
+	// The last day's file is re-sent with one row fewer: its rows are replaced.
+	b, _ := os.ReadFile(newer)
+	trimmed := strings.SplitAfterN(string(b), "\n", 3)
+	os.WriteFile(newer, []byte(trimmed[0]+trimmed[2]), 0o600)
+	third := run(t, runner)
+	for _, in := range third.Inputs {
+		if in.Path == older && in.Ingested {
+			t.Error("the unchanged older file was read again")
+		}
+	}
+	if n := sessionsInWarehouse(t, cfg); n != int64(truth.AttendanceRows-1) {
+		t.Errorf("after a re-sent file: %d sessions, want %d", n, truth.AttendanceRows-1)
+	}
+
+	// Dropped from the configuration: its rows go.
+	cfg.Inputs.Attendance = []string{older}
+	run(t, runner)
+	if n := sessionsInWarehouse(t, cfg); n != olderRows {
+		t.Errorf("after dropping the new file: %d sessions, want %d", n, olderRows)
+	}
+}
+
+type ingestStats struct {
+	ingested bool
+	rows     int64
+}

@@ -190,7 +190,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		outcome = "refused"
 		return res, err
 	}
-	if err := ingest.Commit(ctx, conn); err != nil {
+	if err := ingest.Commit(ctx, conn, loaded, runID); err != nil {
 		return nil, err
 	}
 	ingest.DropStaging(conn)

@@ -40,6 +40,7 @@ var pipelineSteps = []step{
 	{name: "quarantine_attendance", selects: true},
 	{name: "quarantine_participation", selects: true},
 	{name: "load_pupils"},
+	{name: "load_pupil_keys"},
 	{name: "load_sessions"},
 	{name: "load_participation"},
 	// $1 is the release's salt, $2 max_programmes_per_pupil.
@@ -76,14 +77,15 @@ func setupStaging(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		t.Fatal(err)
 	}
 	stmts := []string{
-		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
 		"CREATE OR REPLACE TEMP TABLE upn_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
 	}
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
 		// As ingest.createRaw: file, line, then every column read from the
 		// file, which leaves out identifiers other than UPN and NHS number.
-		cols := []string{"file VARCHAR", "line BIGINT"}
+		cols := []string{"file VARCHAR", "file_id INTEGER", "line BIGINT"}
 		for _, c := range src.Columns() {
 			if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
 				continue
@@ -281,10 +283,11 @@ func TestQueriesRunThroughIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ingest.Load(ctx, conn, nil, tok, t.TempDir()); err != nil {
+	loaded, err := ingest.Load(ctx, conn, nil, tok, t.TempDir())
+	if err != nil {
 		t.Fatalf("ingest.Load: %v", err)
 	}
-	if err := ingest.Commit(ctx, conn); err != nil {
+	if err := ingest.Commit(ctx, conn, loaded, "test-run"); err != nil {
 		t.Fatalf("ingest.Commit: %v", err)
 	}
 	if _, err := runStep(ctx, conn, step{name: "contributions", selects: true, args: []any{int64(7), int64(1)}}); err != nil {

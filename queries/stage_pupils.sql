@@ -1,8 +1,16 @@
--- Staged pupils: the loaded roster rows with their surrogate key, a dense
--- number in token order (so it reveals nothing about file order). Attendance
--- and participation link to these before anything is written to the warehouse.
+-- Staged pupils: the loaded roster rows with their surrogate key. A pupil
+-- keeps the key pupil_keys gave their UPN token in an earlier run, so marks
+-- loaded from earlier files still point at them; a new pupil gets the next
+-- free key, in token order (which reveals nothing about file order).
 CREATE OR REPLACE TEMP TABLE staged_pupils AS
-SELECT row_number() OVER (ORDER BY upn_token) AS pupil_key,
+WITH loaded AS (
+    SELECT r.upn_token, r.nhs_token, r.school_urn, r.year_group, r.fsm, r.sen, r.gender, k.pupil_key AS known_key
+    FROM checked_roster r
+    LEFT JOIN pupil_keys k USING (upn_token)
+    WHERE r.outcome = 'loaded'
+),
+top AS (SELECT coalesce(max(pupil_key), 0) AS top_key FROM pupil_keys)
+SELECT coalesce(known_key, top_key + row_number() OVER (PARTITION BY known_key IS NULL ORDER BY upn_token)) AS pupil_key,
+       known_key IS NULL AS new_pupil,
        upn_token, nhs_token, school_urn, year_group, fsm, sen, gender
-FROM checked_roster
-WHERE outcome = 'loaded';
+FROM loaded, top;

@@ -5,12 +5,14 @@
 --               same pupil and session has another mark that the best-mark
 --               rule keeps: present > approved educational activity >
 --               authorised > unauthorised > not possible > pending, then the
---               earliest line.
+--               earliest line. Against marks already loaded from other
+--               attendance files (kept_sessions) the loaded mark stands: an
+--               identical mark is a duplicate, a different one conflicting_mark.
 -- A session is possible when its code's category is P, AEA, AUTH or UNAUTH
 -- (DfE: possible = present + AEA + authorised + unauthorised).
 CREATE OR REPLACE TEMP TABLE checked_attendance AS
 WITH cleaned AS (
-    SELECT r.file, r.line,
+    SELECT r.file, r.file_id, r.line,
            nullif(trim(r.school_urn), '')   AS school_urn,
            nullif(trim(r.upn), '')          AS upn_text,
            nullif(trim(r.session_date), '') AS date_text,
@@ -70,19 +72,35 @@ ranked AS (
     SEMI JOIN repeated USING (pupil_key, session_date, session)
     WHERE r.failed IS NULL
     WINDOW w AS (PARTITION BY r.pupil_key, r.session_date, r.session ORDER BY r.best_mark_rank, r.file, r.line)
+),
+within_files AS (
+    SELECT file, file_id, line, 'loaded' AS outcome, NULL AS failed,
+           pupil_key, school_urn, session_date, session, mark, category
+    FROM reasoned r
+    ANTI JOIN repeated USING (pupil_key, session_date, session)
+    WHERE r.failed IS NULL
+    UNION ALL
+    SELECT file, file_id, line,
+           CASE WHEN nth = 1 THEN 'loaded' WHEN mark = kept_mark THEN 'duplicate' ELSE 'quarantined' END,
+           CASE WHEN nth > 1 AND mark <> kept_mark THEN 'conflicting_mark' END,
+           pupil_key, school_urn, session_date, session, mark, category
+    FROM ranked
+),
+-- Marks already in the warehouse from files this run does not replace.
+kept_sessions AS (
+    SELECT pupil_key, session_date, session, mark AS kept_mark
+    FROM sessions
+    WHERE file_id NOT IN (SELECT file_id FROM replaced_files)
 )
-SELECT file, line, 'loaded' AS outcome, NULL AS failed,
-       pupil_key, school_urn, session_date, session, mark, category
-FROM reasoned r
-ANTI JOIN repeated USING (pupil_key, session_date, session)
-WHERE r.failed IS NULL
+SELECT w.file, w.file_id, w.line,
+       CASE WHEN w.outcome <> 'loaded' OR k.kept_mark IS NULL THEN w.outcome
+            WHEN k.kept_mark = w.mark THEN 'duplicate' ELSE 'quarantined' END AS outcome,
+       CASE WHEN w.outcome = 'loaded' AND k.kept_mark IS NOT NULL AND k.kept_mark <> w.mark THEN 'conflicting_mark'
+            ELSE w.failed END AS failed,
+       w.pupil_key, w.school_urn, w.session_date, w.session, w.mark, w.category
+FROM within_files w
+LEFT JOIN kept_sessions k USING (pupil_key, session_date, session)
 UNION ALL
-SELECT file, line,
-       CASE WHEN nth = 1 THEN 'loaded' WHEN mark = kept_mark THEN 'duplicate' ELSE 'quarantined' END,
-       CASE WHEN nth > 1 AND mark <> kept_mark THEN 'conflicting_mark' END,
-       pupil_key, school_urn, session_date, session, mark, category
-FROM ranked
-UNION ALL
-SELECT file, line, 'quarantined', failed, NULL, school_urn, session_date, session, mark, NULL
+SELECT file, file_id, line, 'quarantined', failed, NULL, school_urn, session_date, session, mark, NULL
 FROM reasoned
 WHERE failed IS NOT NULL;

@@ -13,7 +13,7 @@ WITH nhs_unique AS (
     HAVING count(*) = 1
 ),
 cleaned AS (
-    SELECT r.file, r.line,
+    SELECT r.file, r.file_id, r.line,
            nullif(lower(trim(r.programme)), '')  AS programme,
            nullif(trim(r.nhs_number), '')        AS nhs_text,
            nullif(trim(r.upn), '')               AS upn_text,
@@ -67,12 +67,12 @@ ranked AS (
         PARTITION BY programme, nhs_token, upn_token, event_date, event, attended ORDER BY file, line) AS nth
     FROM decided
 )
-SELECT file, line,
+SELECT file, file_id, line,
        CASE WHEN nth = 1 THEN 'loaded' ELSE 'duplicate' END AS outcome,
        NULL AS failed,
        programme, pupil_key, linked_by, event_date, event, attended = 'Y' AS attended
 FROM ranked
 UNION ALL
-SELECT file, line, 'quarantined', failed, programme, NULL, NULL, event_date, event, NULL
+SELECT file, file_id, line, 'quarantined', failed, programme, NULL, NULL, event_date, event, NULL
 FROM reasoned
 WHERE failed IS NOT NULL;

@@ -7,7 +7,7 @@
 -- and counted, since the pupil's attendance is still valid.
 CREATE OR REPLACE TEMP TABLE checked_roster AS
 WITH cleaned AS (
-    SELECT r.file, r.line,
+    SELECT r.file, r.file_id, r.line,
            nullif(trim(r.school_urn), '')        AS school_urn,
            nullif(trim(r.upn), '')               AS upn_text,
            nullif(upper(trim(r.year_group)), '') AS year_group_text,
@@ -48,7 +48,7 @@ ranked AS (
     WHERE failed IS NULL
     WINDOW w AS (PARTITION BY upn_token ORDER BY file, line)
 )
-SELECT file, line,
+SELECT file, file_id, line,
        CASE WHEN nth = 1 THEN 'loaded'
             WHEN kept = struct_pack(school_urn, year_group, fsm, sen, gender, nhs_token) THEN 'duplicate'
             ELSE 'quarantined' END AS outcome,
@@ -60,6 +60,6 @@ SELECT file, line,
        school_urn, year_group, fsm = 'Y' AS fsm, sen, gender
 FROM ranked
 UNION ALL
-SELECT file, line, 'quarantined', failed, NULL, NULL, false, school_urn, year_group, NULL, sen, gender
+SELECT file, file_id, line, 'quarantined', failed, NULL, NULL, false, school_urn, year_group, NULL, sen, gender
 FROM reasoned
 WHERE failed IS NOT NULL;

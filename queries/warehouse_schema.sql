@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS key_info (
     created_at  TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pupils (
-    pupil_key  BIGINT PRIMARY KEY,  -- surrogate, stable for one load
+    pupil_key  BIGINT PRIMARY KEY,  -- surrogate, from pupil_keys
     upn_token  VARCHAR NOT NULL,    -- HMAC of the UPN
     nhs_token  VARCHAR,             -- HMAC of the NHS number, when the roster has a valid one
     school_urn VARCHAR NOT NULL,
@@ -21,7 +21,24 @@ CREATE TABLE IF NOT EXISTS pupils (
     sen        VARCHAR,             -- N, K or E
     gender     VARCHAR
 );
+CREATE TABLE IF NOT EXISTS pupil_keys (
+    upn_token  VARCHAR PRIMARY KEY, -- HMAC of the UPN
+    pupil_key  BIGINT NOT NULL      -- its surrogate, kept for as long as the warehouse
+);
+CREATE TABLE IF NOT EXISTS input_files (
+    file_id     INTEGER PRIMARY KEY,
+    source      VARCHAR NOT NULL,   -- roster, attendance or participation
+    path        VARCHAR NOT NULL,
+    sha256      VARCHAR NOT NULL,   -- content hash: an unchanged file is not read again
+    rows_read        BIGINT NOT NULL,
+    rows_loaded      BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    rows_duplicate   BIGINT NOT NULL,
+    quarantined_by_reason VARCHAR NOT NULL, -- JSON object: reason -> rows
+    run_id      VARCHAR NOT NULL    -- the run that read it
+);
 CREATE TABLE IF NOT EXISTS sessions (
+    file_id      INTEGER NOT NULL,  -- the attendance file the mark came from
     pupil_key    BIGINT NOT NULL,
     session_date DATE NOT NULL,
     session      VARCHAR NOT NULL,  -- AM or PM

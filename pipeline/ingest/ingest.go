@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,12 @@ type Stats struct {
 	QuarantinedByReason map[string]int64 `json:"quarantined_by_reason"`
 	// Warnings count rows loaded with a field ignored (nhs_number_ignored).
 	Warnings map[string]int64 `json:"warnings,omitempty"`
+	// Ingested is false for an attendance file whose content was already
+	// loaded by an earlier run: it is not read again, and its counts are the
+	// earlier run's.
+	Ingested bool `json:"ingested_this_run"`
+	// FileID identifies the file in the warehouse's input_files.
+	FileID int `json:"-"`
 }
 
 // Linkage summarises how participation records linked to roster pupils. It
@@ -82,6 +89,9 @@ type Term struct {
 type Result struct {
 	Stats   []Stats
 	Linkage []Linkage
+	// Removed are earlier files no longer in the configuration; Commit
+	// forgets them and their rows.
+	Removed []int
 	// Steps times each step of the load, for logs and benchmarks.
 	Steps []Step
 }
@@ -157,12 +167,58 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	return nil
 }
 
-// Load stages, checks, tokenises and loads every file, replacing the
-// warehouse's pupils, sessions and participation in one transaction, and
-// writes one quarantine CSV per source into quarantineDir. DefinePartitions
-// must have run on conn; DropStaging must follow.
+// storedFile is what the warehouse remembers of a file read by an earlier run.
+type storedFile struct {
+	id    int
+	stats Stats
+}
+
+// storedFiles reads input_files, keyed by source and path.
+func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, int, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT file_id, source, path, sha256, rows_read, rows_loaded, rows_quarantined,
+		rows_duplicate, quarantined_by_reason FROM input_files`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read input_files: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]storedFile{}
+	top := 0
+	for rows.Next() {
+		var f storedFile
+		var reasons string
+		if err := rows.Scan(&f.id, &f.stats.Source, &f.stats.Path, &f.stats.SHA256, &f.stats.RowsRead, &f.stats.RowsLoaded,
+			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons); err != nil {
+			return nil, 0, err
+		}
+		f.stats.QuarantinedByReason = map[string]int64{}
+		if err := json.Unmarshal([]byte(reasons), &f.stats.QuarantinedByReason); err != nil {
+			return nil, 0, fmt.Errorf("input_files: %w", err)
+		}
+		f.stats.FileID = f.id
+		out[f.stats.Source+"\x00"+f.stats.Path] = f
+		top = max(top, f.id)
+	}
+	return out, top, rows.Err()
+}
+
+// Load stages, checks and tokenises the files, and writes one quarantine CSV
+// per source into quarantineDir; Commit then loads the warehouse. An
+// attendance file whose content the warehouse already holds is not read
+// again: the nightly cost follows the new data. A changed attendance file
+// replaces its earlier rows, and one no longer configured loses them. The
+// roster and participation files are small and always read in full.
+// DefinePartitions must have run on conn; DropStaging must follow.
 func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string) (*Result, error) {
-	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, line BIGINT, column_name VARCHAR, error_type VARCHAR)"); err != nil {
+	for _, q := range []string{
+		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	stored, topID, err := storedFiles(ctx, conn)
+	if err != nil {
 		return nil, err
 	}
 	res := &Result{}
@@ -178,16 +234,48 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 			return nil, err
 		}
 	}
+	configured := map[string]bool{}
+	replace := func(id int) error {
+		_, err := conn.ExecContext(ctx, "INSERT INTO replaced_files VALUES (?)", id)
+		return err
+	}
 	for i, f := range files {
 		sum, err := fileSHA256(f.Path)
 		if err != nil {
 			return nil, err
 		}
-		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}}
-		if err := stage(ctx, conn, f, i); err != nil {
+		key := string(f.Source) + "\x00" + f.Path
+		configured[key] = true
+		prev, known := stored[key]
+		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance {
+			stats[i] = prev.stats
+			stats[i].Ingested = false
+			continue
+		}
+		id := prev.id
+		if !known {
+			topID++
+			id = topID
+		} else if f.Source == schemas.SourceAttendance {
+			if err := replace(id); err != nil {
+				return nil, err
+			}
+		}
+		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id}
+		if err := stage(ctx, conn, f, id); err != nil {
 			return nil, err
 		}
 		step("read " + string(f.Source) + " " + filepath.Base(f.Path))
+	}
+	for key, prev := range stored {
+		if !configured[key] {
+			res.Removed = append(res.Removed, prev.id)
+			if prev.stats.Source == string(schemas.SourceAttendance) {
+				if err := replace(prev.id); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	if err := tokenise(ctx, conn, tok); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
@@ -214,18 +302,47 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 	return res, nil
 }
 
-// Commit replaces the warehouse's pupil-level tables with what Load checked,
-// in one transaction, so a failed or killed run leaves the previous load.
-func Commit(ctx context.Context, conn *sql.Conn) error {
+// Commit loads what Load checked into the warehouse in one transaction, so a
+// failed or killed run leaves the previous load: the roster and participation
+// are replaced, new and changed attendance files' marks replace their earlier
+// rows, and input_files records every file read for the next run.
+func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	for _, q := range []string{"DELETE FROM sessions", "DELETE FROM participation", "DELETE FROM pupils",
-		queries.Get("load_pupils"), queries.Get("load_sessions"), queries.Get("load_participation")} {
+	for _, q := range []string{
+		"DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)",
+		"DELETE FROM participation", "DELETE FROM pupils",
+		queries.Get("load_pupils"), queries.Get("load_pupil_keys"), queries.Get("load_sessions"), queries.Get("load_participation"),
+	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load warehouse: %w", err)
+		}
+	}
+	forget := append([]int{}, res.Removed...)
+	for _, s := range res.Stats {
+		if s.Ingested {
+			forget = append(forget, s.FileID)
+		}
+	}
+	for _, id := range forget {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM input_files WHERE file_id = ?", id); err != nil {
+			return fmt.Errorf("record input files: %w", err)
+		}
+	}
+	for _, s := range res.Stats {
+		if !s.Ingested {
+			continue
+		}
+		reasons, err := json.Marshal(s.QuarantinedByReason)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
+			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID); err != nil {
+			return fmt.Errorf("record input files: %w", err)
 		}
 	}
 	return tx.Commit()
@@ -236,7 +353,7 @@ func Commit(ctx context.Context, conn *sql.Conn) error {
 func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
 	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens",
-		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed"} {
+		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files"} {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
 }
@@ -257,7 +374,7 @@ func stagedColumns(src schemas.Source) []schemas.InputColumn {
 }
 
 func createRaw(ctx context.Context, conn *sql.Conn, src schemas.Source) error {
-	cols := []string{"file VARCHAR", "line BIGINT"}
+	cols := []string{"file VARCHAR", "file_id INTEGER", "line BIGINT"}
 	for _, c := range stagedColumns(src) {
 		cols = append(cols, c.Name+" VARCHAR")
 	}
@@ -324,7 +441,8 @@ func header(path string) ([]string, error) {
 
 // stage reads one file into its source's raw table with each row's line
 // number, and records malformed rows.
-func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
+func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
+	index := fileID
 	if _, err := os.Stat(f.Path); err != nil {
 		return fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 	}
@@ -376,8 +494,8 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 	// A record's line is 1 (the header) + its record number; rejected records
 	// are numbered by DuckDB the same way.
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO malformed
-		SELECT ?, ?, line, any_value(column_name), any_value(error_type) FROM %s GROUP BY line`, rejects),
-		string(f.Source), name); err != nil {
+		SELECT ?, ?, ?, line, any_value(column_name), any_value(error_type) FROM %s GROUP BY line`, rejects),
+		string(f.Source), name, fileID); err != nil {
 		return fmt.Errorf("read rejects of %s: %w", f.Path, err)
 	}
 	var cols []string
@@ -389,16 +507,16 @@ func stage(ctx context.Context, conn *sql.Conn, f File, index int) error {
 		WITH rej AS (SELECT DISTINCT line - 1 AS r FROM %s),
 		adj AS (SELECT r - row_number() OVER (ORDER BY r) + 1 AS a FROM rej),
 		steps AS (SELECT a, count(*) OVER (ORDER BY a ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS shift FROM adj)
-		SELECT ?, s.k + 1 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.k), 0), %s
+		SELECT ?, ?, s.k + 1 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.k), 0), %s
 		FROM %s s`, rawTable(f.Source), rejects, "s."+strings.Join(cols, ", s."), staging)
 	var nRejects int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT line) FROM "+rejects).Scan(&nRejects); err != nil {
 		return err
 	}
 	if nRejects == 0 {
-		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, k + 1, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
+		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, ?, k + 1, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
 	}
-	if _, err := conn.ExecContext(ctx, insert, name); err != nil {
+	if _, err := conn.ExecContext(ctx, insert, name, fileID); err != nil {
 		return fmt.Errorf("stage %s: %w", f.Path, plainDuckDBError(err))
 	}
 	return nil
@@ -436,16 +554,18 @@ func fileSHA256(path string) (string, error) {
 
 // count fills each file's row accounting from the checked tables.
 func count(ctx context.Context, conn *sql.Conn, files []File, stats []Stats) error {
-	byName := map[string]*Stats{}
-	for i := range files {
-		byName[string(files[i].Source)+"/"+filepath.Base(files[i].Path)] = &stats[i]
+	byID := map[int]*Stats{}
+	for i := range stats {
+		if stats[i].Ingested {
+			byID[stats[i].FileID] = &stats[i]
+		}
 	}
-	q := `SELECT source, file, outcome, coalesce(split_part(failed, ':', 1), ''), count(*), sum(CASE WHEN nhs_ignored THEN 1 ELSE 0 END)
+	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), count(*), sum(CASE WHEN nhs_ignored THEN 1 ELSE 0 END)
 		FROM (
-			SELECT 'roster' AS source, file, outcome, failed, nhs_ignored FROM checked_roster
-			UNION ALL SELECT 'attendance', file, outcome, failed, false FROM checked_attendance
-			UNION ALL SELECT 'participation', file, outcome, failed, false FROM checked_participation
-			UNION ALL SELECT source, file, 'quarantined', 'malformed_row', false FROM malformed
+			SELECT file_id, outcome, failed, nhs_ignored FROM checked_roster
+			UNION ALL SELECT file_id, outcome, failed, false FROM checked_attendance
+			UNION ALL SELECT file_id, outcome, failed, false FROM checked_participation
+			UNION ALL SELECT file_id, 'quarantined', 'malformed_row', false FROM malformed
 		) GROUP BY ALL ORDER BY ALL`
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
@@ -453,14 +573,15 @@ func count(ctx context.Context, conn *sql.Conn, files []File, stats []Stats) err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var source, file, outcome, reason string
+		var id int
+		var outcome, reason string
 		var n, nhsIgnored int64
-		if err := rows.Scan(&source, &file, &outcome, &reason, &n, &nhsIgnored); err != nil {
+		if err := rows.Scan(&id, &outcome, &reason, &n, &nhsIgnored); err != nil {
 			return err
 		}
-		s, ok := byName[source+"/"+file]
+		s, ok := byID[id]
 		if !ok {
-			return fmt.Errorf("count rows: no file %s/%s", source, file)
+			return fmt.Errorf("count rows: rows from file %d, which was not read this run", id)
 		}
 		s.RowsRead += n
 		switch outcome {
