@@ -524,3 +524,29 @@ type ingestStats struct {
 	ingested bool
 	rows     int64
 }
+
+func TestRetentionKeepsTheNewestAndWhatLatestNames(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 27})
+	cfg.Run.KeepReleases = 2
+	var ids []string
+	for i := 0; i < 4; i++ {
+		changeInputs(t, cfg, 10+i)
+		ids = append(ids, run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()}).ReleaseID)
+	}
+	got := releaseFolders(t, cfg)
+	if len(got) != 2 || got[0] != ids[2] || got[1] != ids[3] {
+		t.Errorf("releases kept %v, want the newest two %v", got, ids[2:])
+	}
+	// A release that latest names is never removed, even when older ones go.
+	out := cfg.Path(cfg.Run.OutputDir)
+	if err := publish.PointLatest(out, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := publish.Prune(out, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != ids[3] {
+		t.Errorf("prune to 0 removed %v, want only %s (latest names %s)", removed, ids[3], ids[2])
+	}
+}

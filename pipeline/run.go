@@ -117,7 +117,8 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	}
 	epsilon := c.ReleaseEpsilon(kind)
 	started := now()
-	runID := started.UTC().Format("20060102T150405Z") + "-" + randomHex(3)
+	// Milliseconds in the id keep releases in time order when sorted by name.
+	runID := started.UTC().Format("20060102T150405.000Z") + "-" + randomHex(3)
 	log := r.Logger.With(LogRunID, runID, "kind", kind)
 	res := &Result{RunID: runID, Kind: kind}
 
@@ -145,7 +146,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err := checkKey(ctx, w.DB, tok.Fingerprint(), now()); err != nil {
 		return nil, err
 	}
-	if _, err := w.DB.ExecContext(ctx, "INSERT INTO runs VALUES (?, ?, NULL, 'running', NULL, NULL)", runID, started.UTC()); err != nil {
+	if _, err := w.DB.ExecContext(ctx, "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, NULL, 0, NULL, NULL)", runID, started.UTC(), kind); err != nil {
 		return nil, fmt.Errorf("record run: %w", err)
 	}
 	outcome := "failed"
@@ -154,8 +155,9 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		if err != nil {
 			msg = err.Error()
 		}
-		_, _ = w.DB.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET finished_at = ?, outcome = ?, release_id = ?, message = ? WHERE run_id = ?",
-			now().UTC(), outcome, nullable(res.ReleaseID), nullable(msg), runID)
+		inputs, _ := json.Marshal(res.Inputs)
+		_, _ = w.DB.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET finished_at = ?, outcome = ?, release_id = ?, epsilon = ?, inputs = ?, message = ? WHERE run_id = ?",
+			now().UTC(), outcome, nullable(res.ReleaseID), res.Epsilon, string(inputs), nullable(msg), runID)
 	}()
 
 	conn, err := w.Conn(ctx)
@@ -163,6 +165,11 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	defer conn.Close()
+	// A run killed while writing a release leaves a hidden, incomplete folder
+	// that no reader follows; clear it before doing anything else.
+	if err := publish.RemoveIncomplete(c.Path(c.Run.OutputDir)); err != nil {
+		return nil, err
+	}
 
 	// Ingest, validate, pseudonymise.
 	stage := time.Now()
@@ -232,6 +239,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		}
 		return res, err
 	}
+	res.Epsilon, res.ReleaseID = epsilon, releaseID // spent from here on, published or not
 	spent, _, _, err := ledger.Spent(ctx, w.DB, scope)
 	if err != nil {
 		return nil, err
@@ -275,7 +283,6 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res.ReleaseID, res.Epsilon = releaseID, epsilon
 	if kind == config.KindFinal {
 		dir, err := publish.Stage(c.Path(c.Run.OutputDir), m, files)
 		if err != nil {
@@ -299,6 +306,15 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	res.ReleaseDir = dir
 	outcome = "published"
 	log.Info("published", LogStage, "publish", LogRelease, releaseID, "dir", dir, LogRows, len(rows))
+	if c.Run.KeepReleases > 0 {
+		removed, err := publish.Prune(c.Path(c.Run.OutputDir), c.Run.KeepReleases)
+		if err != nil {
+			log.Warn("could not remove old releases", "error", err.Error())
+		}
+		for _, id := range removed {
+			log.Info("removed an old release (run.keep_releases)", LogRelease, id)
+		}
+	}
 	return res, nil
 }
 

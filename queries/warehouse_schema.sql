@@ -57,10 +57,14 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id      VARCHAR PRIMARY KEY,
     started_at  TIMESTAMP NOT NULL,
     finished_at TIMESTAMP,
-    outcome     VARCHAR NOT NULL,   -- running, published, republished, refused, failed
+    outcome     VARCHAR NOT NULL,   -- running, published, republished, pending, refused, failed
+    kind        VARCHAR NOT NULL,   -- provisional or final
     release_id  VARCHAR,
-    message     VARCHAR
+    epsilon     DOUBLE NOT NULL,    -- privacy budget this run spent (0 when it drew no noise)
+    inputs      VARCHAR,            -- JSON: per file, rows read and whether it was read this run
+    message     VARCHAR             -- the error, for a failed or refused run
 );
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS privacy_ledger (
     release_id  VARCHAR NOT NULL,
     scope       VARCHAR NOT NULL,   -- trust / academic years

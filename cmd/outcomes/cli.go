@@ -39,6 +39,7 @@ Usage:
   outcomes approve RELEASE --by NAME --config FILE [--yes]
   outcomes schedule --config FILE
   outcomes budget --config FILE [--json]
+  outcomes status --config FILE [--json] [--limit N]
   outcomes version
 
 Global flags (before or after the command): --log-format text|json
@@ -87,6 +88,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"schedule": cmdSchedule,
 		"budget":   cmdBudget,
 		"approve":  cmdApprove,
+		"status":   cmdStatus,
 		"version": func(context.Context, []string, io.Writer, *slog.Logger) error {
 			fmt.Fprintln(stdout, "outcomes", version)
 			return nil

@@ -633,3 +633,177 @@ func TestApproveByTypingTheID(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSecondRunMeetsTheLock starts two runs on one state folder at once: one
+// runs, the other exits with the lock message and code.
+func TestSecondRunMeetsTheLock(t *testing.T) {
+	_, cfgPath := demoTrust(t)
+	first := exec.Command(binary, "run", "--config", cfgPath)
+	var firstErr syncBuffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first run holds the lock (it logs after taking it).
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(firstErr.String(), "run started") {
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("first run never started:\n%s", firstErr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	code, _, stderr := outcomes(t, "run", "--config", cfgPath)
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, firstErr.String())
+	}
+	if code == 0 {
+		t.Skip("the first run finished before the second started; nothing to check on this machine")
+	}
+	if code != ExitLocked || !strings.Contains(stderr, "another outcomes process") || !strings.Contains(stderr, "since") {
+		t.Errorf("second run: exit %d, %q; want exit %d naming the holder and since when", code, stderr, ExitLocked)
+	}
+}
+
+// TestKilledRunsLeaveConsistentState kills `outcomes run` with SIGKILL just
+// after each stage's log line (so inside the next stage), reruns it, and
+// checks every time that the warehouse opens, the ledger is consistent with
+// the releases, latest names a complete release whose manifest verifies, and
+// no partial release is visible.
+func TestKilledRunsLeaveConsistentState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "pipeline.toml")
+	mustRun(t, "fixtures", "--out", filepath.Join(dir, "data"), "--config", cfgPath, "--schools", "4", "--pupils", "300", "--seed", "9")
+	mustRun(t, "keygen", "--out", filepath.Join(dir, "key"))
+	mustRun(t, "run", "--config", cfgPath) // a good release to protect
+	markers := []string{
+		`"msg":"run started"`,
+		`"stage":"read roster roster.csv"`,
+		`"stage":"read attendance attendance.csv"`,
+		`"stage":"tokenise"`,
+		`"stage":"validate_roster"`,
+		`"stage":"validate_attendance"`,
+		`"stage":"count and quarantine"`,
+		`"msg":"warehouse loaded"`,
+		`"msg":"noise drawn"`,
+	}
+	participation := filepath.Join(dir, "data", "participation.csv")
+	attendance := filepath.Join(dir, "data", "attendance.csv")
+	att, _ := os.ReadFile(attendance)
+	firstMark := strings.SplitN(string(att), "\n", 3)[1]
+	killedInside := 0
+	for i, marker := range markers {
+		// New inputs each time, so every run must read, draw and publish
+		// afresh: one more participation record, and a repeated mark (a
+		// duplicate) so the attendance file changes too.
+		f, _ := os.OpenFile(participation, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(f, "mhst,%s,,2024-11-%02d,referral,N\n", "999"+fmt.Sprintf("%07d", 9_000_000+i), 1+i)
+		f.Close()
+		f, _ = os.OpenFile(attendance, os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintln(f, firstMark)
+		f.Close()
+
+		cmd := exec.Command(binary, "run", "--config", cfgPath, "--log-format", "json")
+		cmd.Env = append(os.Environ(), "OUTCOMES_DEBUG=1")
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var err error
+	wait:
+		for {
+			select {
+			case err = <-exited: // finished before the marker: nothing to kill
+				break wait
+			case <-time.After(time.Millisecond):
+				if strings.Contains(stderr.String(), marker) {
+					cmd.Process.Kill()
+					err = <-exited
+					break wait
+				}
+			}
+		}
+		if err != nil {
+			killedInside++
+		} else {
+			t.Logf("the run finished before %s", marker)
+		}
+		checkConsistent(t, dir, cfgPath, marker)
+	}
+	if killedInside < len(markers) {
+		t.Errorf("only %d of %d runs were killed before finishing", killedInside, len(markers))
+	}
+	// And the state still works: a clean run publishes.
+	out, _ := mustRun(t, "run", "--config", cfgPath)
+	if !strings.Contains(out, "Published") {
+		t.Errorf("run after the kills:\n%s", out)
+	}
+	checkConsistent(t, dir, cfgPath, "the final clean run")
+}
+
+func checkConsistent(t *testing.T, dir, cfgPath, when string) {
+	t.Helper()
+	out := filepath.Join(dir, "out")
+	m, err := publish.Verify(filepath.Join(out, "latest"))
+	if err != nil {
+		t.Fatalf("after a kill at %s: latest does not verify: %v", when, err)
+	}
+	// The warehouse opens (through the program, read and write) and its
+	// ledger agrees with the release folders.
+	code, stdout, stderr := outcomes(t, "status", "--config", cfgPath, "--json")
+	if code != 0 {
+		t.Fatalf("after a kill at %s: status: exit %d %s", when, code, stderr)
+	}
+	var status struct {
+		Latest string `json:"latest_release"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &status); err != nil || status.Latest != m.ReleaseID {
+		t.Fatalf("after a kill at %s: status %v %q, latest %s", when, err, status.Latest, m.ReleaseID)
+	}
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	rows, err := wh.Query("SELECT release_id, state FROM privacy_ledger")
+	if err != nil {
+		t.Fatalf("after a kill at %s: ledger: %v", when, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, state string
+		rows.Scan(&id, &state)
+		_, statErr := os.Stat(filepath.Join(out, "releases", id))
+		switch state {
+		case "published":
+			if _, err := publish.Verify(filepath.Join(out, "releases", id)); err != nil {
+				t.Errorf("after a kill at %s: ledger says %s is published but: %v", when, id, err)
+			}
+		case "drawn":
+			// Spent, and either never written or written but not yet marked:
+			// if its folder exists it must be complete.
+			if statErr == nil {
+				if _, err := publish.Verify(filepath.Join(out, "releases", id)); err != nil {
+					t.Errorf("after a kill at %s: drawn release %s is visible but incomplete: %v", when, id, err)
+				}
+			}
+		default:
+			t.Errorf("after a kill at %s: ledger state %q for %s", when, state, id)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(out, "releases"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // hidden temp folder of the killed run; the next run clears it
+		}
+		if _, err := publish.Verify(filepath.Join(out, "releases", e.Name())); err != nil {
+			t.Errorf("after a kill at %s: visible release %s is incomplete: %v", when, e.Name(), err)
+		}
+	}
+}

@@ -58,6 +58,9 @@ type Run struct {
 	OutputDir string `toml:"output_dir"` // Required. releases/<id>/ and latest are written here.
 	KeyFile   string `toml:"key_file"`   // Required. Secret key for pseudonymisation, mode 0600.
 	Schedule  string `toml:"schedule"`   // Cron spec in Europe/London time. Defaults to "30 2 * * *".
+	// KeepReleases keeps this many newest releases and removes older ones,
+	// never one that latest or final names. Defaults to 0: keep all.
+	KeepReleases int `toml:"keep_releases"`
 	// MaxRejectShare is the share of a source's rows that may be quarantined
 	// before the run is refused. Defaults to 0.05.
 	MaxRejectShare float64 `toml:"max_reject_share"`
@@ -398,6 +401,9 @@ func (c *Config) validate() error {
 	required("run.key_file", c.Run.KeyFile)
 	if _, err := ParseSchedule(c.Run.Schedule); err != nil {
 		bad("run.schedule", fmt.Sprintf("%q", c.Run.Schedule), "not a cron spec: "+err.Error())
+	}
+	if c.Run.KeepReleases < 0 {
+		bad("run.keep_releases", c.Run.KeepReleases, "must be 0 (keep all) or more")
 	}
 	if c.Run.MaxRejectShare < 0 || c.Run.MaxRejectShare >= 1 {
 		bad("run.max_reject_share", c.Run.MaxRejectShare, "must be at least 0 and below 1")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/outcomes/outcomes/pipeline/ingest"
@@ -292,4 +293,62 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// RemoveIncomplete deletes the hidden folders that a run killed mid-write
+// leaves in releases/ and pending/. Only this program's own temp folders
+// (.incomplete-*) are touched.
+func RemoveIncomplete(outputDir string) error {
+	for _, sub := range []string{"releases", "pending"} {
+		entries, err := os.ReadDir(filepath.Join(outputDir, sub))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), ".incomplete-") {
+				if err := os.RemoveAll(filepath.Join(outputDir, sub, e.Name())); err != nil {
+					return fmt.Errorf("remove an incomplete release folder: %w", err)
+				}
+			}
+		}
+	}
+	_ = os.Remove(filepath.Join(outputDir, "latest.new"))
+	_ = os.Remove(filepath.Join(outputDir, "final.new"))
+	return nil
+}
+
+// Prune removes all but the keep newest releases (ids sort by time), never
+// the ones latest or final name. It returns the ids removed.
+func Prune(outputDir string, keep int) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(outputDir, "releases"))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	protected := map[string]bool{}
+	for _, link := range []string{"latest", "final"} {
+		if target, err := os.Readlink(filepath.Join(outputDir, link)); err == nil {
+			protected[filepath.Base(target)] = true
+		}
+	}
+	var removed []string
+	for i, id := range ids {
+		if i < keep || protected[id] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(outputDir, "releases", id)); err != nil {
+			return removed, err
+		}
+		removed = append(removed, id)
+	}
+	return removed, syncDir(filepath.Join(outputDir, "releases"))
 }

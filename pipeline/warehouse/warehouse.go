@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -67,6 +68,10 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("apply warehouse schema to %s: %w", path, err)
 	}
+	if err := checkVersion(ctx, db); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("warehouse %s: %w", path, err)
+	}
 	for _, p := range []string{path, path + ".wal"} {
 		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
 			w.Close()
@@ -74,6 +79,36 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 		}
 	}
 	return w, nil
+}
+
+// SchemaVersion is the warehouse layout this code reads and writes.
+const SchemaVersion = 3
+
+// checkVersion stamps a new warehouse with SchemaVersion and refuses one made
+// by other code: the warehouse holds the privacy ledger, so it is never
+// rebuilt silently.
+func checkVersion(ctx context.Context, db *sql.DB) error {
+	var v int
+	err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_version HAVING count(*) > 0").Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Unstamped: new, or made before versions were recorded.
+		var used int
+		if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM privacy_ledger)").Scan(&used); err != nil {
+			return err
+		}
+		if used > 0 {
+			return fmt.Errorf("it was made by an earlier version of this program; keep the old file (it holds the privacy ledger) and start a new state folder")
+		}
+		_, err = db.ExecContext(ctx, "INSERT INTO schema_version VALUES (?)", SchemaVersion)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if v != SchemaVersion {
+		return fmt.Errorf("its layout is version %d, this program's is %d; keep the old file (it holds the privacy ledger) and start a new state folder, or use the matching program version", v, SchemaVersion)
+	}
+	return nil
 }
 
 // Conn pins one connection and defines the session's helper macros on it.
