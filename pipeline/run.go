@@ -124,7 +124,10 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 
 	stateDir, _, _ := r.statePaths()
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder %s: %w", stateDir, err)
+		return nil, &FolderError{Role: "state folder (run.state_dir)", Path: stateDir, Err: err}
+	}
+	if err := checkWritable("output folder (run.output_dir)", c.Path(c.Run.OutputDir)); err != nil {
+		return nil, err
 	}
 	unlock, err := Lock(stateDir, started)
 	if err != nil {
@@ -316,6 +319,33 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		}
 	}
 	return res, nil
+}
+
+// FolderError means a configured folder cannot be created or written.
+type FolderError struct {
+	Role, Path string
+	Err        error
+}
+
+func (e *FolderError) Error() string {
+	return fmt.Sprintf("the %s %s cannot be written: %v; nothing was run", e.Role, e.Path, e.Err)
+}
+
+func (e *FolderError) Unwrap() error { return e.Err }
+
+// checkWritable makes sure a folder exists and takes a file, before any work
+// is done, so a wrong path fails in a second rather than after the load.
+func checkWritable(role, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &FolderError{Role: role, Path: dir, Err: err}
+	}
+	f, err := os.CreateTemp(dir, ".write-test-")
+	if err != nil {
+		return &FolderError{Role: role, Path: dir, Err: err}
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 func nullable(s string) any {

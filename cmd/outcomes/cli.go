@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/outcomes/outcomes/pipeline"
 	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/ingest"
+	"github.com/outcomes/outcomes/pipeline/keys"
 	"github.com/outcomes/outcomes/pipeline/ledger"
+	"github.com/outcomes/outcomes/transforms/pseudonym"
 )
 
 // version is stamped by the Makefile (-ldflags "-X main.version=...").
@@ -23,7 +26,7 @@ var version = "dev"
 const (
 	ExitOK          = 0
 	ExitInternal    = 1 // anything unexpected
-	ExitUsage       = 2 // bad flags or configuration
+	ExitUsage       = 2 // bad flags or configuration: a path, the key file, a folder
 	ExitBadInput    = 3 // input refused: missing file or column, too many rejected rows
 	ExitBudget      = 4 // the privacy ledger refused the release
 	ExitLocked      = 5 // another outcomes process holds the state folder
@@ -103,6 +106,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(stderr, "outcomes %s: %v\n", rest[0], err)
+		if hint := hint(err); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 	}
 	return code
 }
@@ -111,6 +117,7 @@ func exitCode(ctx context.Context, err error) int {
 	var ue usageError
 	var cfgErr *config.FileError
 	var missing *ingest.MissingColumnsError
+	var folderErr *pipeline.FolderError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -118,7 +125,9 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitOK
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &ue), errors.As(err, &cfgErr):
+	case errors.As(err, &ue), errors.As(err, &cfgErr), errors.As(err, &folderErr),
+		errors.Is(err, keys.ErrNoKey), errors.Is(err, keys.ErrKeyExposed), errors.Is(err, pseudonym.ErrShortKey),
+		errors.Is(err, pipeline.ErrKeyChanged):
 		return ExitUsage
 	case errors.Is(err, ledger.ErrBudgetExhausted):
 		return ExitBudget
@@ -128,6 +137,17 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitBadInput
 	}
 	return ExitInternal
+}
+
+// hint adds plain advice for failures whose cause is the machine, not the data.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "No space left on device"):
+		return "The disk is full. Free some space and run again: a failed run publishes nothing, and the last good release and the ledger are untouched."
+	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EROFS):
+		return "A folder or file could not be written: check the paths in the configuration and their permissions."
+	}
+	return ""
 }
 
 func newLogger(w io.Writer, format string) (*slog.Logger, error) {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -805,5 +806,51 @@ func checkConsistent(t *testing.T, dir, cfgPath, when string) {
 		if _, err := publish.Verify(filepath.Join(out, "releases", e.Name())); err != nil {
 			t.Errorf("after a kill at %s: visible release %s is incomplete: %v", when, e.Name(), err)
 		}
+	}
+}
+
+// TestMachineProblemsGetPlainMessages: a missing key, a missing input file and
+// an output folder that cannot be written each fail early with a message that
+// names the path and the documented exit code.
+func TestMachineProblemsGetPlainMessages(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(dir, cfgPath string)
+		code  int
+		want  []string
+	}{
+		{"missing key", func(dir, _ string) { os.Remove(filepath.Join(dir, "key")) }, ExitUsage,
+			[]string{"key file", "does not exist", "outcomes keygen"}},
+		{"missing input", func(dir, _ string) { os.Remove(filepath.Join(dir, "data", "attendance.csv")) }, ExitBadInput,
+			[]string{"attendance.csv", "no such file"}},
+		{"output folder is a file", func(dir, _ string) { os.WriteFile(filepath.Join(dir, "out"), []byte("x"), 0o644) }, ExitUsage,
+			[]string{"output folder (run.output_dir)", "cannot be written", "nothing was run"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, cfgPath := demoTrust(t)
+			tt.setup(dir, cfgPath)
+			code, _, stderr := outcomes(t, "run", "--config", cfgPath)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d: %s", code, tt.code, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("message %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHints(t *testing.T) {
+	if h := hint(fmt.Errorf("write release: %w", syscall.ENOSPC)); !strings.Contains(h, "disk is full") {
+		t.Errorf("ENOSPC hint %q", h)
+	}
+	if h := hint(errors.New("IO Error: Could not write file: No space left on device")); !strings.Contains(h, "disk is full") {
+		t.Errorf("DuckDB disk-full hint %q", h)
+	}
+	if h := hint(errors.New("something else")); h != "" {
+		t.Errorf("unexpected hint %q", h)
 	}
 }

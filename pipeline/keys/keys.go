@@ -15,6 +15,9 @@ import (
 	"github.com/outcomes/outcomes/transforms/pseudonym"
 )
 
+// ErrNoKey means the configured key file does not exist.
+var ErrNoKey = errors.New("no key file")
+
 // ErrKeyExposed means the key file can be read or written by someone other than its owner.
 var ErrKeyExposed = errors.New("key file is readable by others")
 
@@ -57,7 +60,7 @@ func Generate(path string) (string, error) {
 func Load(path string) (*pseudonym.Tokeniser, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("key file %s does not exist; create one with `outcomes keygen --out %s` (or point run.key_file at the trust's key)", path, path)
+		return nil, fmt.Errorf("%w: key file %s does not exist; create one with `outcomes keygen --out %s` (or point run.key_file at the trust's key)", ErrNoKey, path, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
