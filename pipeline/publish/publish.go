@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/outcomes/outcomes/pipeline/ingest"
@@ -301,8 +302,8 @@ func syncDir(dir string) error {
 func RemoveIncomplete(outputDir string) error {
 	for _, sub := range []string{"releases", "pending"} {
 		entries, err := os.ReadDir(filepath.Join(outputDir, sub))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			continue // nothing of ours to clear; publishing will report the folder
 		}
 		if err != nil {
 			return err
