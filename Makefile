@@ -27,11 +27,13 @@ test-short:
 	$(GO) test -tags $(TAGS) -short ./...
 
 # The main job on synthetic data: a trust of 20 schools, one academic year.
+# Each `make demo` starts from nothing (synthetic data, a new key, an empty
+# ledger); rerun the pipeline itself with bin/outcomes run --config demo/pipeline.toml.
 demo: build
-	rm -rf $(DEMO)/data $(DEMO)/pipeline.toml
+	rm -rf $(DEMO)
 	mkdir -p $(DEMO)
 	$(BIN) fixtures --out $(DEMO)/data --config $(DEMO)/pipeline.toml --schools 20 --pupils 1000 --seed 2024 --epsilon 8
-	@test -f $(DEMO)/key || $(BIN) keygen --out $(DEMO)/key
+	$(BIN) keygen --out $(DEMO)/key
 	$(BIN) run --config $(DEMO)/pipeline.toml
 
 bench: build
