@@ -707,6 +707,7 @@ func TestKilledRunsLeaveConsistentState(t *testing.T) {
 		fmt.Fprintln(f, firstMark)
 		f.Close()
 
+		spentBefore := ledgerRows(t, dir)
 		cmd := exec.Command(binary, "run", "--config", cfgPath, "--log-format", "json")
 		cmd.Env = append(os.Environ(), "OUTCOMES_DEBUG=1")
 		var stderr syncBuffer
@@ -735,6 +736,10 @@ func TestKilledRunsLeaveConsistentState(t *testing.T) {
 		} else {
 			t.Logf("the run finished before %s", marker)
 		}
+		// Killed after the noise was drawn: its spending stays in the ledger.
+		if strings.Contains(marker, "noise drawn") && ledgerRows(t, dir) != spentBefore+1 {
+			t.Errorf("killed after drawing noise: ledger has %d releases, want %d", ledgerRows(t, dir), spentBefore+1)
+		}
 		checkConsistent(t, dir, cfgPath, marker)
 	}
 	if killedInside < len(markers) {
@@ -746,6 +751,20 @@ func TestKilledRunsLeaveConsistentState(t *testing.T) {
 		t.Errorf("run after the kills:\n%s", out)
 	}
 	checkConsistent(t, dir, cfgPath, "the final clean run")
+}
+
+func ledgerRows(t *testing.T, dir string) int {
+	t.Helper()
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	var n int
+	if err := wh.QueryRow("SELECT count(*) FROM privacy_ledger").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func checkConsistent(t *testing.T, dir, cfgPath, when string) {
