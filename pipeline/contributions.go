@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/transforms/privacy"
 )
@@ -20,15 +21,7 @@ import (
 // the trust's cell, as the published levels say; both count against the
 // aggregator's MaxPartitions.
 func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggregator, keys partitionKeys, salt int64, maxProgrammes int, trustLevel, schoolLevel bool) (rows int64, err error) {
-	err = conn.Raw(func(driverConn any) error {
-		dc, ok := driverConn.(*duckdb.Conn)
-		if !ok {
-			return fmt.Errorf("not a DuckDB connection")
-		}
-		ar, err := duckdb.NewArrowFromConn(dc)
-		if err != nil {
-			return err
-		}
+	err = warehouse.WithArrow(conn, func(ar *duckdb.Arrow, _ *duckdb.Conn) error {
 		reader, err := ar.QueryContext(ctx, queries.Get("contributions"), salt, int64(maxProgrammes))
 		if err != nil {
 			return fmt.Errorf("contributions: %w", err)

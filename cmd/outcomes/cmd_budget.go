@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,13 +34,9 @@ func cmdBudget(ctx context.Context, args []string, stdout io.Writer, _ *slog.Log
 		return err
 	}
 	defer w.Close()
-	scopes, err := ledger.Scopes(ctx, w.DB)
+	rows, err := budgetRows(ctx, w.DB, cfg.Privacy.EpsilonCap)
 	if err != nil {
 		return err
-	}
-	rows := make([]budgetRow, 0, len(scopes))
-	for _, s := range scopes {
-		rows = append(rows, budgetRow{Scope: s, EpsilonCap: cfg.Privacy.EpsilonCap})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -55,4 +52,17 @@ func cmdBudget(ctx context.Context, args []string, stdout io.Writer, _ *slog.Log
 		fmt.Fprintf(stdout, "%-24s %10.4g %10.4g %10.4g %9d\n", r.Scope.Scope, r.EpsilonSpent, r.EpsilonCap, r.EpsilonCap-r.EpsilonSpent, r.Releases)
 	}
 	return nil
+}
+
+// budgetRows is every scope's spending with the cap that applies to it.
+func budgetRows(ctx context.Context, db *sql.DB, capEpsilon float64) ([]budgetRow, error) {
+	scopes, err := ledger.Scopes(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]budgetRow, 0, len(scopes))
+	for _, s := range scopes {
+		rows = append(rows, budgetRow{Scope: s, EpsilonCap: capEpsilon})
+	}
+	return rows, nil
 }

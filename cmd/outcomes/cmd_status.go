@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/outcomes/outcomes/pipeline"
-	"github.com/outcomes/outcomes/pipeline/ledger"
 	"github.com/outcomes/outcomes/pipeline/publish"
 )
 
@@ -42,13 +41,8 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer, _ *slog.Log
 	if report.Runs, err = pipeline.RecentRuns(ctx, w.DB, *limit); err != nil {
 		return err
 	}
-	scopes, err := ledger.Scopes(ctx, w.DB)
-	if err != nil {
+	if report.Budget, err = budgetRows(ctx, w.DB, cfg.Privacy.EpsilonCap); err != nil {
 		return err
-	}
-	report.Budget = []budgetRow{}
-	for _, s := range scopes {
-		report.Budget = append(report.Budget, budgetRow{Scope: s, EpsilonCap: cfg.Privacy.EpsilonCap})
 	}
 	out := cfg.Path(cfg.Run.OutputDir)
 	report.Latest, _ = publish.Latest(out)

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/pseudonym"
 )
@@ -56,15 +57,7 @@ func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) err
 				return "invalid", ""
 			}},
 	}
-	return conn.Raw(func(driverConn any) error {
-		dc, ok := driverConn.(*duckdb.Conn)
-		if !ok {
-			return fmt.Errorf("not a DuckDB connection")
-		}
-		ar, err := duckdb.NewArrowFromConn(dc)
-		if err != nil {
-			return err
-		}
+	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
 		for _, k := range kinds {
 			if err := tokeniseKind(ctx, ar, dc, k.table, k.query, k.check); err != nil {
 				return fmt.Errorf("%s: %w", k.table, err)
