@@ -33,3 +33,48 @@ func Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+//go:embed analyst/*.sql
+var analyst embed.FS
+
+// Analyst returns a named query for `outcomes query`, run over the published
+// tables only, or ok=false. Each takes the named parameters $school and
+// $programme, NULL when not given.
+func Analyst(name string) (string, bool) {
+	b, err := analyst.ReadFile("analyst/" + name + ".sql")
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// AnalystNames lists the named analyst queries, sorted.
+func AnalystNames() []string {
+	entries, _ := fs.ReadDir(analyst, "analyst")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".sql"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// AnalystDescription is the first sentence of a named query's opening comment.
+func AnalystDescription(name string) string {
+	q, ok := Analyst(name)
+	if !ok {
+		return ""
+	}
+	var words []string
+	for _, line := range strings.Split(q, "\n") {
+		if !strings.HasPrefix(line, "--") {
+			break
+		}
+		words = append(words, strings.TrimSpace(strings.TrimPrefix(line, "--")))
+	}
+	text := strings.Join(words, " ")
+	if i := strings.Index(text, ". "); i > 0 {
+		text = text[:i+1]
+	}
+	return text
+}

@@ -43,6 +43,8 @@ Usage:
   outcomes schedule --config FILE
   outcomes budget --config FILE [--json]
   outcomes status --config FILE [--json] [--limit N]
+  outcomes query --config FILE [--release ID] [--format table|csv|json] (SQL | NAME [--school URN] [--programme ID])
+  outcomes query --list
   outcomes version
 
 Global flags (before or after the command): --log-format text|json
@@ -92,6 +94,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"budget":   cmdBudget,
 		"approve":  cmdApprove,
 		"status":   cmdStatus,
+		"query":    cmdQuery,
 		"version": func(context.Context, []string, io.Writer, *slog.Logger) error {
 			fmt.Fprintln(stdout, "outcomes", version)
 			return nil

@@ -873,3 +873,57 @@ func TestHints(t *testing.T) {
 		t.Errorf("unexpected hint %q", h)
 	}
 }
+
+// TestQueryReadsOnlyTheRelease: the README's example queries answer on a
+// release, and a query can reach neither the warehouse nor any other file.
+func TestQueryReadsOnlyTheRelease(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath)
+	list, _ := mustRun(t, "query", "--list")
+	for _, name := range []string{"attendance-by-programme", "persistent-absence", "schools"} {
+		if !strings.Contains(list, name) {
+			t.Errorf("--list lacks %s:\n%s", name, list)
+		}
+		out, _ := mustRun(t, "query", name, "--config", cfgPath, "--format", "csv")
+		if lines := strings.Count(out, "\n"); lines < 4 {
+			t.Errorf("%s gave %d lines:\n%s", name, lines, out)
+		}
+	}
+	out, _ := mustRun(t, "query", "attendance-by-programme", "--config", cfgPath, "--programme", "mhst", "--format", "json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 6 {
+		t.Fatalf("mhst at trust level: %v, %d rows, want 3 terms x 2 groups", err, len(rows))
+	}
+	for _, r := range rows {
+		if r["programme"] != "Mental health support team" || r["geographic_level"] != "MAT" {
+			t.Errorf("row %v", r)
+		}
+	}
+	out, _ = mustRun(t, "query", "--config", cfgPath, `SELECT count(*) AS n FROM attendance WHERE geographic_level = 'School'`)
+	if !strings.Contains(out, "42") { // 2 schools x 3 terms x (Total + 3 programmes x 2 groups)
+		t.Errorf("table output:\n%s", out)
+	}
+
+	warehouse := filepath.Join(dir, "state", "warehouse.duckdb")
+	for _, q := range []string{
+		fmt.Sprintf("ATTACH '%s' AS w", warehouse),
+		fmt.Sprintf("SELECT * FROM read_parquet('%s')", warehouse),
+		fmt.Sprintf("SELECT * FROM read_csv('%s')", filepath.Join(dir, "data", "roster.csv")),
+		"SELECT * FROM read_text('/etc/hostname')",
+		fmt.Sprintf("COPY attendance TO '%s'", filepath.Join(dir, "out", "latest", "extra.csv")),
+		"SET enable_external_access = true",
+		"INSTALL httpfs",
+	} {
+		code, _, stderr := outcomes(t, "query", "--config", cfgPath, q)
+		if code != ExitUsage || !strings.Contains(stderr, "the query failed") {
+			t.Errorf("%s: exit %d, %s; want refused", q, code, stderr)
+		}
+	}
+	if _, err := publish.Verify(filepath.Join(dir, "out", "latest")); err != nil {
+		t.Errorf("the release changed under queries: %v", err)
+	}
+	code, _, stderr := outcomes(t, "query", "--config", cfgPath, "SELEC 1")
+	if code != ExitUsage || !strings.Contains(stderr, "syntax error") || !strings.Contains(stderr, "query: SELEC 1") {
+		t.Errorf("bad SQL: exit %d, %s", code, stderr)
+	}
+}
