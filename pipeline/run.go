@@ -29,6 +29,7 @@ import (
 	"github.com/outcomes/outcomes/pipeline/keys"
 	"github.com/outcomes/outcomes/pipeline/ledger"
 	"github.com/outcomes/outcomes/pipeline/publish"
+	"github.com/outcomes/outcomes/pipeline/report"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
@@ -513,11 +514,16 @@ func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow)
 	if err := publish.WriteMetaCSV[schemas.AttendanceRow](&meta); err != nil {
 		return nil, err
 	}
+	html, err := report.Render(m, rows)
+	if err != nil {
+		return nil, fmt.Errorf("render the report: %w", err)
+	}
 	name := schemas.AttendanceTable
 	return []publish.File{
 		{Name: name + ".parquet", Rows: len(rows), Content: pq.Bytes()},
 		{Name: name + ".csv", Rows: len(rows), Content: csvBuf.Bytes()},
 		{Name: name + ".meta.csv", Content: meta.Bytes()},
+		{Name: "report.html", Content: html},
 	}, nil
 }
 

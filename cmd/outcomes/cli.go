@@ -45,6 +45,7 @@ Usage:
   outcomes status --config FILE [--json] [--limit N]
   outcomes query --config FILE [--release ID] [--format table|csv|json] (SQL | NAME [--school URN] [--programme ID])
   outcomes query --list
+  outcomes report --config FILE [--release ID] [--out FILE]
   outcomes version
 
 Global flags (before or after the command): --log-format text|json
@@ -95,6 +96,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"approve":  cmdApprove,
 		"status":   cmdStatus,
 		"query":    cmdQuery,
+		"report":   cmdReport,
 		"version": func(context.Context, []string, io.Writer, *slog.Logger) error {
 			fmt.Fprintln(stdout, "outcomes", version)
 			return nil
