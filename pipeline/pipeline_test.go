@@ -272,7 +272,7 @@ func spent(t *testing.T, cfg *config.Config) (epsilon float64, releases int) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	epsilon, _, releases, err = ledger.Spent(context.Background(), w.DB, cfg.Scope())
+	epsilon, _, releases, err = ledger.Spent(context.Background(), w.DB, cfg.Scopes()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestRunOverTheCapPublishesNothing(t *testing.T) {
 	if !errors.As(err, &be) || !errors.Is(err, ledger.ErrBudgetExhausted) {
 		t.Fatalf("second release: got %v, want a budget refusal", err)
 	}
-	for _, want := range []string{cfg.Scope(), "spent", "asks", "cap"} {
+	for _, want := range []string{cfg.Scopes()[0], "spent", "asks", "cap"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not mention %q", err, want)
 		}
@@ -548,5 +548,38 @@ func TestRetentionKeepsTheNewestAndWhatLatestNames(t *testing.T) {
 	}
 	if len(removed) != 1 || removed[0] != ids[3] {
 		t.Errorf("prune to 0 removed %v, want only %s (latest names %s)", removed, ids[3], ids[2])
+	}
+}
+
+// TestAddingAYearDoesNotOpenAFreshBudget: spending is recorded per academic
+// year, so adding another year's term to the configuration does not give the
+// same year's pupils a second cap.
+func TestAddingAYearDoesNotOpenAFreshBudget(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 28})
+	eps := cfg.ReleaseEpsilon(config.KindProvisional)
+	cfg.Privacy.EpsilonCap = 1.5 * eps
+	run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	extra := `
+[[terms]]
+name = "Summer term"
+academic_year = "202324"
+start = "2024-04-01"
+end = "2024-07-31"
+`
+	var buf bytes.Buffer
+	if err := cfg.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	wider, err := config.Load(strings.NewReader(buf.String()+extra), cfg.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := wider.Scopes(); len(got) != 2 {
+		t.Fatalf("scopes %v, want one per academic year", got)
+	}
+	_, err = (&pipeline.Runner{Config: wider, Logger: quietLogger()}).Run(context.Background())
+	var be *ledger.BudgetError
+	if !errors.As(err, &be) || be.Scope != cfg.Scopes()[0] {
+		t.Fatalf("release over 202324 and 202425: got %v, want a refusal for %s", err, cfg.Scopes()[0])
 	}
 }

@@ -236,17 +236,19 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 
 	// Budget first, then noise.
 	releaseID := runID
-	scope := c.Scope()
-	if err := ledger.Reserve(ctx, w.DB, releaseID, scope, epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
+	scopes := c.Scopes()
+	if err := ledger.ReserveAll(ctx, w.DB, releaseID, scopes, epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
 		if errors.Is(err, ledger.ErrBudgetExhausted) {
 			outcome = "refused"
 		}
 		return res, err
 	}
 	res.Epsilon, res.ReleaseID = epsilon, releaseID // spent from here on, published or not
-	spent, _, _, err := ledger.Spent(ctx, w.DB, scope)
-	if err != nil {
-		return nil, err
+	spent := map[string]float64{}
+	for _, scope := range scopes {
+		if spent[scope], _, _, err = ledger.Spent(ctx, w.DB, scope); err != nil {
+			return nil, err
+		}
 	}
 	stage = time.Now()
 	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions(epsilon))
@@ -270,7 +272,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, epsilon, "scope", scope, "scope_spent", spent, LogElapsed, time.Since(stage).Round(time.Millisecond))
+	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, epsilon, "scopes", strings.Join(scopes, ","), LogElapsed, time.Since(stage).Round(time.Millisecond))
 
 	rows, err := postprocess.AttendanceTable(cells, r.layout())
 	if err != nil {
@@ -281,7 +283,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	m := &publish.Manifest{
 		ReleaseID: releaseID, Kind: kind, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
 		KeyFingerprint: tok.Fingerprint(), Fingerprint: fingerprint,
-		Privacy: r.privacyRecord(epsilon, scope, spent), Inputs: loaded.Stats,
+		Privacy: r.privacyRecord(epsilon, spent), Inputs: publishedInputs(loaded.Stats),
 	}
 	files, err := r.releaseFiles(m, rows)
 	if err != nil {
@@ -462,13 +464,24 @@ func (r *Runner) layout() postprocess.Layout {
 	return l
 }
 
-func (r *Runner) privacyRecord(epsilon float64, scope string, spent float64) publish.Privacy {
+// publishedInputs identifies the inputs by content hash only. Exact row
+// counts (pupils on the roster, health records, rows quarantined) are not
+// differentially private, so they stay in the run's private summary.
+func publishedInputs(stats []ingest.Stats) []publish.Input {
+	var out []publish.Input
+	for _, s := range stats {
+		out = append(out, publish.Input{Source: s.Source, File: filepath.Base(s.Path), SHA256: s.SHA256})
+	}
+	return out
+}
+
+func (r *Runner) privacyRecord(epsilon float64, spent map[string]float64) publish.Privacy {
 	c := r.Config
 	p := publish.Privacy{
 		Unit:      "pupil (roster pupil; all of a pupil's records are protected together)",
 		Mechanism: "Laplace, drawn by github.com/google/differential-privacy/go/v3 dpagg (Count and BoundedSumInt64)",
 		Epsilon:   epsilon, Delta: c.Privacy.Delta, EpsilonByMeasure: map[string]float64{},
-		Scope: scope, ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
+		ScopeEpsilonSpent: spent, ScopeEpsilonCap: c.Privacy.EpsilonCap,
 		MaxPartitionsPerPupil: c.MaxPartitions(), MaxProgrammesPerPupil: c.Privacy.MaxProgrammesPerPupil,
 		RoundingBase: c.Publish.RoundingBase, SuppressBelow: c.Publish.SuppressBelow,
 		Intervals: "95% intervals cover the noise only, not bias from clamping; derived values (the Others group, sessions missed, rates) combine the Laplace noises of their parts: exact quantiles for two terms, a normal approximation beyond",
@@ -494,11 +507,7 @@ func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow)
 		return nil, err
 	}
 	metadata["outcomes.privacy"] = string(privacyJSON)
-	var inputs []map[string]string
-	for _, in := range m.Inputs {
-		inputs = append(inputs, map[string]string{"source": in.Source, "file": filepath.Base(in.Path), "sha256": in.SHA256})
-	}
-	inputsJSON, _ := json.Marshal(inputs)
+	inputsJSON, _ := json.Marshal(m.Inputs)
 	metadata["outcomes.inputs"] = string(inputsJSON)
 
 	var pq, csvBuf, meta bytes.Buffer

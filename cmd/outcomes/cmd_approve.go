@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -108,8 +109,10 @@ func confirm(stdout io.Writer, id string) error {
 func printReview(w io.Writer, dir string, m *publish.Manifest) error {
 	p := m.Privacy
 	fmt.Fprintf(w, "Final release %s, drawn %s\n\n", m.ReleaseID, m.CreatedAt.Format(time.RFC3339))
-	fmt.Fprintf(w, "Privacy: epsilon %.3g (delta %g, %s), scope %s: %.3g of %.3g spent including this release.\n",
-		p.Epsilon, p.Delta, p.Unit, p.Scope, p.ScopeEpsilonSpent, p.ScopeEpsilonCap)
+	fmt.Fprintf(w, "Privacy: epsilon %.3g (delta %g, %s).\n", p.Epsilon, p.Delta, p.Unit)
+	for _, scope := range sortedKeys(p.ScopeEpsilonSpent) {
+		fmt.Fprintf(w, "Budget %s: %.3g of %.3g spent including this release.\n", scope, p.ScopeEpsilonSpent[scope], p.ScopeEpsilonCap)
+	}
 	fmt.Fprintf(w, "Each pupil reaches at most %d cells per measure; session sums clamped to", p.MaxPartitionsPerPupil)
 	for _, b := range p.Bounds {
 		fmt.Fprintf(w, " %s [%d, %d]", b.Term, b.Lower, b.Upper)
@@ -168,4 +171,13 @@ func outputNames(m *publish.Manifest) []string {
 		names = append(names, o.Path)
 	}
 	return names
+}
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

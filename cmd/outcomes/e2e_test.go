@@ -308,8 +308,37 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	if m.KeyFingerprint == "" || m.Privacy.Epsilon <= 0 || len(m.Privacy.Bounds) != 3 || m.Privacy.MaxPartitionsPerPupil != 12 {
 		t.Errorf("manifest privacy section incomplete: %+v", m.Privacy)
 	}
-	badRows := int64(0)
+	// The published manifest names inputs by hash only: exact row counts are
+	// not differentially private. The accounting is in the private summary.
+	published, _ := os.ReadFile(filepath.Join(dir, "out", "latest", "manifest.json"))
+	if strings.Contains(string(published), "rows_read") || strings.Contains(string(published), "quarantined") {
+		t.Errorf("the published manifest carries exact row counts:\n%s", published)
+	}
 	for _, in := range m.Inputs {
+		if in.SHA256 == "" || in.File == "" || strings.Contains(in.File, "/") {
+			t.Errorf("published input %+v: want a file name and its hash", in)
+		}
+	}
+	summaryJSON, err := os.ReadFile(filepath.Join(dir, "state", "runs", m.ReleaseID, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary struct {
+		Inputs []struct {
+			Source              string           `json:"source"`
+			SHA256              string           `json:"sha256"`
+			RowsRead            int64            `json:"rows_read"`
+			RowsLoaded          int64            `json:"rows_loaded"`
+			RowsQuarantined     int64            `json:"rows_quarantined"`
+			RowsDuplicate       int64            `json:"rows_duplicate"`
+			QuarantinedByReason map[string]int64 `json:"quarantined_by_reason"`
+		} `json:"inputs"`
+	}
+	if err := json.Unmarshal(summaryJSON, &summary); err != nil || len(summary.Inputs) != 3 {
+		t.Fatalf("private summary: %v, %d inputs", err, len(summary.Inputs))
+	}
+	badRows := int64(0)
+	for _, in := range summary.Inputs {
 		if in.RowsRead != in.RowsLoaded+in.RowsQuarantined+in.RowsDuplicate {
 			t.Errorf("%s: read %d != loaded %d + quarantined %d + duplicate %d", in.Source, in.RowsRead, in.RowsLoaded, in.RowsQuarantined, in.RowsDuplicate)
 		}

@@ -550,19 +550,20 @@ func consecutiveYears(label string) bool {
 	return (start+1)%100 == end
 }
 
-// Scope names the ledger scope a release spends on: the trust and the academic
-// years its terms cover. Every release over the same terms draws on one budget.
-func (c *Config) Scope() string {
+// Scopes names the ledger scopes a release spends on: one per academic year
+// its terms cover, "TRUST/202425". However releases group terms, each year's
+// pupils are protected by that year's cap.
+func (c *Config) Scopes() []string {
 	years := map[string]bool{}
 	for _, t := range c.Terms {
 		years[t.AcademicYear] = true
 	}
-	var ys []string
+	var out []string
 	for y := range years {
-		ys = append(ys, y)
+		out = append(out, c.Trust.ID+"/"+y)
 	}
-	sort.Strings(ys)
-	return c.Trust.ID + "/" + strings.Join(ys, "+")
+	sort.Strings(out)
+	return out
 }
 
 // Encode writes c as TOML; `outcomes fixtures` uses it to write a demo config.

@@ -593,26 +593,26 @@ func TestEpsilonFor(t *testing.T) {
 	}
 }
 
-func TestScope(t *testing.T) {
+func TestScopes(t *testing.T) {
 	tests := []struct {
 		years []string
-		want  string
+		want  []string
 	}{
-		{[]string{"202425"}, "TR0001/202425"},
-		{[]string{"202425", "202425", "202425"}, "TR0001/202425"},
-		{[]string{"202425", "202324", "202425"}, "TR0001/202324+202425"},
+		{[]string{"202425"}, []string{"TR0001/202425"}},
+		{[]string{"202425", "202425", "202425"}, []string{"TR0001/202425"}},
+		{[]string{"202425", "202324", "202425"}, []string{"TR0001/202324", "TR0001/202425"}},
 	}
 	for _, tt := range tests {
 		c := &config.Config{Trust: config.Trust{ID: "TR0001"}}
 		for _, y := range tt.years {
 			c.Terms = append(c.Terms, config.Term{AcademicYear: y})
 		}
-		if got := c.Scope(); got != tt.want {
-			t.Errorf("Scope() of terms in %v = %q, want %q", tt.years, got, tt.want)
+		if got := c.Scopes(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Scopes() of terms in %v = %q, want %q", tt.years, got, tt.want)
 		}
 	}
-	if got := mustLoad(t, readValid(t)).Scope(); got != "TR0001/202425" {
-		t.Errorf("valid.toml: Scope() = %q, want TR0001/202425", got)
+	if got := mustLoad(t, readValid(t)).Scopes(); !reflect.DeepEqual(got, []string{"TR0001/202425"}) {
+		t.Errorf("valid.toml: Scopes() = %q, want [TR0001/202425]", got)
 	}
 }
 

@@ -38,9 +38,19 @@ func Spent(ctx context.Context, db *sql.DB, scope string) (epsilon, delta float6
 	return
 }
 
-// Reserve records a release's spending before its noise is drawn, refusing
-// with a *BudgetError if the scope's total would pass capEpsilon.
+// Reserve records a release's spending against one scope; see ReserveAll.
 func Reserve(ctx context.Context, db *sql.DB, releaseID, scope string, epsilon, delta, capEpsilon float64, fingerprint string, now time.Time) error {
+	return ReserveAll(ctx, db, releaseID, []string{scope}, epsilon, delta, capEpsilon, fingerprint, now)
+}
+
+// ReserveAll records a release's spending before its noise is drawn, against
+// every scope its data touches (each academic year: a pupil's data in one
+// year is protected by that year's cap however releases group the years),
+// refusing with a *BudgetError if any scope's total would pass capEpsilon.
+func ReserveAll(ctx context.Context, db *sql.DB, releaseID string, scopes []string, epsilon, delta, capEpsilon float64, fingerprint string, now time.Time) error {
+	if len(scopes) == 0 {
+		return errors.New("ledger: a release must be recorded against at least one scope")
+	}
 	// A NaN would pass every later cap check and a negative value would give
 	// budget back: refuse both here, whatever the caller checked.
 	if !(epsilon > 0) || math.IsInf(epsilon, 0) || !(delta >= 0) || !(delta < 1) || !(capEpsilon > 0) {
@@ -51,17 +61,19 @@ func Reserve(ctx context.Context, db *sql.DB, releaseID, scope string, epsilon, 
 		return err
 	}
 	defer tx.Rollback()
-	var spent float64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(epsilon), 0) FROM privacy_ledger WHERE scope = ?", scope).Scan(&spent); err != nil {
-		return fmt.Errorf("read ledger: %w", err)
-	}
-	// A tolerance keeps float sums of a split budget from refusing the last share.
-	if spent+epsilon > capEpsilon*(1+1e-9) {
-		return &BudgetError{Scope: scope, Spent: spent, Requested: epsilon, Cap: capEpsilon}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO privacy_ledger VALUES (?, ?, ?, ?, 'drawn', ?, ?)`,
-		releaseID, scope, epsilon, delta, fingerprint, now.UTC()); err != nil {
-		return fmt.Errorf("record spending: %w", err)
+	for _, scope := range scopes {
+		var spent float64
+		if err := tx.QueryRowContext(ctx, "SELECT coalesce(sum(epsilon), 0) FROM privacy_ledger WHERE scope = ?", scope).Scan(&spent); err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+		// A tolerance keeps float sums of a split budget from refusing the last share.
+		if spent+epsilon > capEpsilon*(1+1e-9) {
+			return &BudgetError{Scope: scope, Spent: spent, Requested: epsilon, Cap: capEpsilon}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO privacy_ledger VALUES (?, ?, ?, ?, 'drawn', ?, ?)`,
+			releaseID, scope, epsilon, delta, fingerprint, now.UTC()); err != nil {
+			return fmt.Errorf("record spending: %w", err)
+		}
 	}
 	return tx.Commit()
 }

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/outcomes/outcomes/pipeline/ingest"
 )
 
 // Manifest describes a release; manifest.json lists every file with its SHA-256.
@@ -27,14 +25,14 @@ type Manifest struct {
 	ReleaseID string `json:"release_id"`
 	// Kind is provisional (for the trust's data lead) or final (for wider
 	// publication, after a named person's approval).
-	Kind           string         `json:"kind"`
-	CreatedAt      time.Time      `json:"created_at"`
-	CodeVersion    string         `json:"code_version"`
-	KeyFingerprint string         `json:"key_fingerprint"`
-	Fingerprint    string         `json:"release_fingerprint"`
-	Privacy        Privacy        `json:"privacy"`
-	Inputs         []ingest.Stats `json:"inputs"`
-	Outputs        []Output       `json:"outputs"`
+	Kind           string    `json:"kind"`
+	CreatedAt      time.Time `json:"created_at"`
+	CodeVersion    string    `json:"code_version"`
+	KeyFingerprint string    `json:"key_fingerprint"`
+	Fingerprint    string    `json:"release_fingerprint"`
+	Privacy        Privacy   `json:"privacy"`
+	Inputs         []Input   `json:"inputs"`
+	Outputs        []Output  `json:"outputs"`
 	// Approval records who approved a final release, and when.
 	Approval *Approval `json:"approval,omitempty"`
 }
@@ -45,15 +43,24 @@ type Approval struct {
 	At time.Time `json:"at"`
 }
 
+// Input identifies one input file by name and content hash. Its row counts
+// are not published: exact counts are not differentially private.
+type Input struct {
+	Source string `json:"source"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+}
+
 // Privacy records the parameters every number in the release was made with.
 type Privacy struct {
-	Unit                  string             `json:"unit"`
-	Mechanism             string             `json:"mechanism"`
-	Epsilon               float64            `json:"epsilon"`
-	Delta                 float64            `json:"delta"`
-	EpsilonByMeasure      map[string]float64 `json:"epsilon_by_measure"`
-	Scope                 string             `json:"scope"`
-	ScopeEpsilonSpent     float64            `json:"scope_epsilon_spent_including_this"`
+	Unit             string             `json:"unit"`
+	Mechanism        string             `json:"mechanism"`
+	Epsilon          float64            `json:"epsilon"`
+	Delta            float64            `json:"delta"`
+	EpsilonByMeasure map[string]float64 `json:"epsilon_by_measure"`
+	// ScopeEpsilonSpent is each scope's (academic year's) spending,
+	// this release included.
+	ScopeEpsilonSpent     map[string]float64 `json:"scope_epsilon_spent_including_this"`
 	ScopeEpsilonCap       float64            `json:"scope_epsilon_cap"`
 	MaxPartitionsPerPupil int64              `json:"max_partitions_per_pupil"`
 	MaxProgrammesPerPupil int                `json:"max_programmes_per_pupil"`

@@ -496,7 +496,7 @@ func manifest(id string) *publish.Manifest {
 	return &publish.Manifest{
 		ReleaseID: id, CreatedAt: time.Date(2025, 1, 6, 2, 0, 0, 0, time.UTC),
 		CodeVersion: "test", KeyFingerprint: "kf", Fingerprint: "fp-" + id,
-		Privacy: publish.Privacy{Epsilon: 1, Scope: "TR0001/202425"},
+		Privacy: publish.Privacy{Epsilon: 1, ScopeEpsilonSpent: map[string]float64{"TR0001/202425": 1}},
 	}
 }
 
@@ -569,7 +569,7 @@ func TestWritePublishesRelease(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.ReleaseID != "R1" || m.Fingerprint != "fp-R1" || m.Privacy.Scope != "TR0001/202425" {
+	if m.ReleaseID != "R1" || m.Fingerprint != "fp-R1" || m.Privacy.ScopeEpsilonSpent["TR0001/202425"] != 1 {
 		t.Errorf("manifest = %+v", m)
 	}
 	var want []publish.Output

@@ -105,7 +105,7 @@ the {{.Rows}} rows in this release are suppressed.</p>
 <tbody>
 <tr><th scope="row">Release</th><td><code>{{.Manifest.ReleaseID}}</code> ({{.Manifest.Kind}})</td></tr>
 <tr><th scope="row">Privacy unit</th><td>{{.Manifest.Privacy.Unit}}</td></tr>
-<tr><th scope="row">Privacy budget (epsilon)</th><td>{{.Manifest.Privacy.Epsilon}} for this release, delta {{.Manifest.Privacy.Delta}}; {{printf "%.3g" .Manifest.Privacy.ScopeEpsilonSpent}} of {{printf "%.3g" .Manifest.Privacy.ScopeEpsilonCap}} spent for {{.Manifest.Privacy.Scope}}</td></tr>
+<tr><th scope="row">Privacy budget (epsilon)</th><td>{{.Manifest.Privacy.Epsilon}} for this release, delta {{.Manifest.Privacy.Delta}}; {{range $scope, $spent := .Manifest.Privacy.ScopeEpsilonSpent}}{{printf "%.3g" $spent}} of {{printf "%.3g" $.Manifest.Privacy.ScopeEpsilonCap}} spent for {{$scope}}; {{end}}</td></tr>
 <tr><th scope="row">Mechanism</th><td>{{.Manifest.Privacy.Mechanism}}</td></tr>
 <tr><th scope="row">Contribution bounds</th><td>each pupil in at most {{.Manifest.Privacy.MaxPartitionsPerPupil}} cells per measure;{{range .Manifest.Privacy.Bounds}} {{.Term}}: 0 to {{.Upper}} sessions;{{end}}</td></tr>
 <tr><th scope="row">Code version</th><td>{{.Manifest.CodeVersion}}</td></tr>
