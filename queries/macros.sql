@@ -7,3 +7,9 @@ CREATE OR REPLACE TEMP MACRO mask_identifiers(x) AS
             regexp_replace(x, '[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]', '[masked]', 'g'),
             '[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}', '[masked]', 'g'),
         '[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}', '[masked]', 'g');
+
+-- shown returns a value for a quarantine file only when it is one of the
+-- expected codes (ok is true), and a placeholder otherwise: an unexpected
+-- value is exactly where a mis-mapped name or number would sit.
+CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
+    CASE WHEN x IS NULL THEN NULL WHEN ok THEN x ELSE '[not shown: unexpected value]' END;

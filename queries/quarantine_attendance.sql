@@ -1,12 +1,17 @@
 -- Quarantined attendance rows: file, line, column, reason code and a plain-English
--- message, then the row's non-identifying fields passed through
--- mask_identifiers. Identifier columns are never selected. Malformed rows
+-- message, then the row's non-identifying fields, each shown only when it is an
+-- expected code (dates only inside the configured terms: a date of birth
+-- is a date too): a mis-mapped column can hold a
+-- name or a number, so an unexpected value is never copied. Identifier
+-- columns are never selected. Malformed rows
 -- (wrong number of fields) come from the CSV reader's rejects.
 SELECT q.file, q.line,
        coalesce(nullif(split_part(q.failed, ':', 2), ''), r.column_name) AS "column",
        split_part(q.failed, ':', 1) AS reason,
        r.message,
-       mask_identifiers(school_urn) AS school_urn, session_date, session, mask_identifiers(mark) AS mark
+       shown(school_urn, regexp_full_match(school_urn, '[0-9]{6}')) AS school_urn,
+       shown(session_date::VARCHAR, EXISTS (SELECT 1 FROM cfg_terms t WHERE session_date BETWEEN t.start_date AND t.end_date)) AS session_date,
+       shown(session, session IN ('AM', 'PM')) AS session, shown(mark, mark IN (SELECT code FROM cfg_codes)) AS mark
 FROM checked_attendance q
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)
 WHERE q.outcome = 'quarantined'

@@ -37,6 +37,7 @@ reasoned AS (
                WHEN year_group IS NULL OR year_group NOT BETWEEN 0 AND 14 THEN 'invalid_year_group'
                WHEN fsm IS NOT NULL AND fsm NOT IN ('Y', 'N') THEN 'invalid_fsm'
                WHEN sen IS NOT NULL AND sen NOT IN ('N', 'K', 'E') THEN 'invalid_sen'
+               WHEN gender IS NOT NULL AND gender NOT IN ('F', 'M', 'U', 'X') THEN 'invalid_gender'
            END AS failed
     FROM checked
 ),

@@ -79,6 +79,7 @@ var QuarantineReasons = []QuarantineReason{
 	{"invalid_year_group", "year_group", "The year group is not R or a whole number from 0 to 14."},
 	{"invalid_fsm", "fsm", "The free school meals flag is not Y or N."},
 	{"invalid_sen", "sen", "The SEN status is not N, K or E."},
+	{"invalid_gender", "gender", "The gender is not F, M, U or X."},
 	{"conflicting_roster_row", "upn", "The same UPN appears earlier in the roster with different details; the earlier row was kept."},
 	{"invalid_date", "", "The date is not a real date in the form YYYY-MM-DD."},
 	{"date_outside_terms", "session_date", "The session date falls in none of the configured terms."},

@@ -21,6 +21,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/outcomes/outcomes/pipeline/publish"
+	"github.com/outcomes/outcomes/schemas"
 )
 
 // binary is the real outcomes command, built once for the end-to-end tests.
@@ -78,6 +79,51 @@ func demoTrust(t *testing.T) (dir, cfgPath string) {
 		"--schools", "2", "--pupils", "150", "--bad-rows", "30", "--unlinkable", "8", "--seed", "3")
 	mustRun(t, "keygen", "--out", filepath.Join(dir, "key"))
 	return dir, cfgPath
+}
+
+// plantMisplacedIdentifiers appends rows whose identifiers sit in the wrong
+// columns, as a mis-mapped export would put them: a pupil's name as a mark,
+// an NHS number as a session, a postcode and a date of birth as an event,
+// a name as a gender. All must be quarantined without being copied.
+func plantMisplacedIdentifiers(t *testing.T, dataDir string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dataDir, "roster.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	p := recs[1]
+	get := func(c string) string { return p[col[c]] }
+	appendTo := func(name string, lines ...string) {
+		f, err := os.OpenFile(filepath.Join(dataDir, name), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, l := range lines {
+			fmt.Fprintln(f, l)
+		}
+	}
+	urn, upn := get("school_urn"), get("upn")
+	appendTo("attendance.csv",
+		fmt.Sprintf("%s,%s,2024-09-02,AM,%s %s", urn, upn, get("forename"), get("surname")),
+		fmt.Sprintf("%s,%s,2024-09-03,%s,/", urn, upn, get("nhs_number")),
+		fmt.Sprintf("%s,%s,2024-09-04,%s,/", urn, upn, get("forename")),
+		fmt.Sprintf("%s,%s,%s,AM,/", urn, upn, get("date_of_birth")))
+	appendTo("participation.csv",
+		fmt.Sprintf("mhst,%s,,2024-10-01,%s,Y", get("nhs_number"), get("postcode")),
+		fmt.Sprintf("%s,%s,,2024-10-01,session,Y", get("surname"), get("nhs_number")))
+	appendTo("roster.csv",
+		fmt.Sprintf("%s,%s,3,N,N,%s,%s,%s,%s,%s,%s", urn, schemas.MakeUPN(373, 987_654_321), get("surname"),
+			get("date_of_birth"), get("forename"), get("surname"), get("postcode"), schemas.MakeTestNHSNumber(987_654)))
 }
 
 // rawIdentifiers collects every identifier in the synthetic inputs: UPNs
@@ -213,6 +259,7 @@ func (ids rawIdentifiers) scanDuckDB(t *testing.T, what string, db *sql.DB, tabl
 // private summary for every raw identifier in the inputs.
 func TestNoRawIdentifierLeaves(t *testing.T) {
 	dir, cfgPath := demoTrust(t)
+	plantMisplacedIdentifiers(t, filepath.Join(dir, "data"))
 	ids := readIdentifiers(t, filepath.Join(dir, "data"))
 	stdout, stderr := mustRun(t, "run", "--config", cfgPath, "--log-format", "json")
 	ids.scanText(t, "stdout", stdout)
