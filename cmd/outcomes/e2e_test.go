@@ -1003,3 +1003,25 @@ func TestQueryReadsOnlyTheRelease(t *testing.T) {
 		t.Errorf("bad SQL: exit %d, %s", code, stderr)
 	}
 }
+
+// TestApproveCanBeRetried: an approval whose publication failed (here the
+// releases path is a file) is recorded, and approving again after the
+// problem is fixed publishes the release.
+func TestApproveCanBeRetried(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath, "--final")
+	pending, _ := os.ReadDir(filepath.Join(dir, "out", "pending"))
+	id := pending[0].Name()
+	blocker := filepath.Join(dir, "out", "releases")
+	os.RemoveAll(blocker)
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	if code, _, _ := outcomes(t, "approve", id, "--by", "Tester", "--config", cfgPath, "--yes"); code == 0 {
+		t.Fatal("approve succeeded although releases/ is a file")
+	}
+	os.Remove(blocker)
+	mustRun(t, "approve", id, "--by", "Tester", "--config", cfgPath, "--yes")
+	m, err := publish.Verify(filepath.Join(dir, "out", "final"))
+	if err != nil || m.ReleaseID != id || m.Approval == nil {
+		t.Fatalf("after the retry: %v %+v", err, m)
+	}
+}

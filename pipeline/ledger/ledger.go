@@ -140,7 +140,9 @@ func RecordApproval(ctx context.Context, db *sql.DB, releaseID, by string, at ti
 	if state != "pending" {
 		return fmt.Errorf("release %s is %s, not waiting for approval", releaseID, state)
 	}
-	_, err = db.ExecContext(ctx, "INSERT INTO approvals VALUES (?, ?, ?)", releaseID, by, at.UTC())
+	// An approval recorded by an earlier attempt whose publication failed
+	// stands: approving again resumes the publication.
+	_, err = db.ExecContext(ctx, "INSERT INTO approvals VALUES (?, ?, ?) ON CONFLICT (release_id) DO NOTHING", releaseID, by, at.UTC())
 	return err
 }
 

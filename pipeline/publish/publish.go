@@ -178,6 +178,17 @@ func PendingDir(outputDir, id string) string { return filepath.Join(outputDir, "
 // published.
 func Approve(outputDir, id string, approval Approval) (string, error) {
 	dir := PendingDir(outputDir, id)
+	final := filepath.Join(outputDir, "releases", id)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		// An earlier attempt moved the release but failed to point the links
+		// at it: finish that attempt.
+		if m, verr := Verify(final); verr == nil && m.Approval != nil {
+			if err := PointLatest(outputDir, id); err != nil {
+				return final, err
+			}
+			return final, pointLink(outputDir, "final", id)
+		}
+	}
 	m, err := Verify(dir)
 	if err != nil {
 		return "", fmt.Errorf("pending release %s: %w", id, err)
@@ -205,7 +216,6 @@ func Approve(outputDir, id string, approval Approval) (string, error) {
 	if err := os.MkdirAll(releases, 0o755); err != nil {
 		return "", err
 	}
-	final := filepath.Join(releases, id)
 	if err := os.Rename(dir, final); err != nil {
 		return "", fmt.Errorf("move approved release into place: %w", err)
 	}
