@@ -1025,3 +1025,84 @@ func TestApproveCanBeRetried(t *testing.T) {
 		t.Fatalf("after the retry: %v %+v", err, m)
 	}
 }
+
+// chromium finds Debian's Chromium; CI installs it (.ci/run), so there a
+// missing browser fails the test instead of skipping it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium: .ci/run should have installed Debian's chromium")
+	}
+	t.Skip("no Chromium on this machine (apt-get install chromium)")
+	return ""
+}
+
+// TestReportRendersInABrowser opens the demo-shaped release's report in
+// headless Chromium: the headline figures from the published table are in the
+// rendered page, every chart is there as SVG with its text alternative, and
+// a screenshot is saved (OUTCOMES_SCREENSHOT names where; a temp file otherwise).
+func TestReportRendersInABrowser(t *testing.T) {
+	browser := chromium(t)
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath)
+	report := filepath.Join(dir, "out", "latest", "report.html")
+	real, err := filepath.EvalSymlinks(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + filepath.Join(t.TempDir(), "profile")}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dom, err := exec.CommandContext(ctx, browser, append(flags, "--dump-dom", "file://"+real)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	page := string(dom)
+	// The headline rows: each programme and its participants' autumn rate as
+	// published in attendance.csv.
+	out, _ := mustRun(t, "query", "attendance-by-programme", "--config", cfgPath, "--format", "json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range rows {
+		if r["pupil_group"] != "Participants" || r["attendance_rate"] == nil {
+			continue
+		}
+		want := fmt.Sprintf("%.1f%%", r["attendance_rate"].(float64))
+		if !strings.Contains(page, want) || !strings.Contains(page, r["programme"].(string)) {
+			t.Errorf("rendered report lacks %s for %s", want, r["programme"])
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no published participant rates to look for")
+	}
+	if n := strings.Count(page, "<svg"); n < 4 {
+		t.Errorf("rendered report has %d charts, want one per programme and one overall", n)
+	}
+	for _, want := range []string{"<h1>Attendance and health programmes</h1>", "Headlines", "How to read these numbers", `role="img"`, "aria-label=", "epsilon"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("rendered report lacks %q", want)
+		}
+	}
+	shot := os.Getenv("OUTCOMES_SCREENSHOT")
+	if shot == "" {
+		shot = filepath.Join(t.TempDir(), "report.png")
+	}
+	if err := exec.CommandContext(ctx, browser, append(flags, "--window-size=1200,2400", "--screenshot="+shot, "file://"+real)...).Run(); err != nil {
+		t.Fatalf("chromium --screenshot: %v", err)
+	}
+	if info, err := os.Stat(shot); err != nil || info.Size() < 10_000 {
+		t.Fatalf("screenshot %s: %v", shot, err)
+	}
+	t.Logf("screenshot saved to %s", shot)
+}
