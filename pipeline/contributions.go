@@ -17,9 +17,8 @@ import (
 
 // feedContributions streams the bounded per-pupil contributions from DuckDB
 // to the DP aggregator as Arrow batches: Go touches each contribution once and
-// no Go slice ever holds them all. Each row goes to the school's cell and/or
-// the trust's cell, as the published levels say; both count against the
-// aggregator's MaxPartitions.
+// no Go slice ever holds them all. Rows of a level the configuration does
+// not publish are skipped; the rest all count against MaxPartitions.
 func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggregator, keys partitionKeys, salt int64, maxProgrammes int, trustLevel, schoolLevel bool) (rows int64, err error) {
 	err = warehouse.WithArrow(conn, func(ar *duckdb.Arrow, _ *duckdb.Conn) error {
 		reader, err := ar.QueryContext(ctx, queries.Get("contributions"), salt, int64(maxProgrammes))
@@ -53,16 +52,11 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 					UnauthorisedAbsence: unauthorised.Value(i),
 					PersistentAbsentee:  persistent.Value(i),
 				}
-				if schoolLevel {
-					if err := agg.Add(c); err != nil {
-						return err
-					}
+				if (p.School == privacy.AllSchools && !trustLevel) || (p.School != privacy.AllSchools && !schoolLevel) {
+					continue // a level this configuration does not publish
 				}
-				if trustLevel {
-					c.School = privacy.AllSchools
-					if err := agg.Add(c); err != nil {
-						return err
-					}
+				if err := agg.Add(c); err != nil {
+					return err
 				}
 				rows++
 			}
@@ -79,11 +73,14 @@ type partitionKeys struct {
 }
 
 func (k partitionKeys) partition(school, term, programme int32) (privacy.Partition, error) {
-	if school < 0 || int(school) >= len(k.schools) || term < 0 || int(term) >= len(k.terms) ||
+	if school < -1 || int(school) >= len(k.schools) || term < 0 || int(term) >= len(k.terms) ||
 		programme < -1 || int(programme) >= len(k.programmes) {
 		return privacy.Partition{}, fmt.Errorf("contribution with keys (%d, %d, %d) outside the configured lists", school, term, programme)
 	}
-	p := privacy.Partition{School: k.schools[school], Term: k.terms[term], Programme: privacy.TotalProgramme}
+	p := privacy.Partition{School: privacy.AllSchools, Term: k.terms[term], Programme: privacy.TotalProgramme}
+	if school >= 0 {
+		p.School = k.schools[school]
+	}
 	if programme >= 0 {
 		p.Programme = k.programmes[programme]
 	}

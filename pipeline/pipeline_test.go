@@ -583,3 +583,34 @@ end = "2024-07-31"
 		t.Fatalf("release over 202324 and 202425: got %v, want a refusal for %s", err, cfg.Scopes()[0])
 	}
 }
+
+// TestSessionsCountAtTheSchoolThatRecordedThem: a pupil who has moved school
+// (the roster names the new one) still counts at the old school for the
+// marks it recorded, as DfE counts enrolments.
+func TestSessionsCountAtTheSchoolThatRecordedThem(t *testing.T) {
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 29})
+	exact(cfg)
+	old, moved := cfg.Schools[0].URN, cfg.Schools[1].URN
+	roster := cfg.Path(cfg.Inputs.Roster)
+	b, _ := os.ReadFile(roster)
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines[1:] {
+		if strings.HasPrefix(l, old+",") {
+			lines[i+1] = moved + l[len(old):] // this pupil's roster now says the other school
+			break
+		}
+	}
+	os.WriteFile(roster, []byte(strings.Join(lines, "\n")), 0o600)
+	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()})
+	rows := index(res.Rows)
+	for _, s := range cfg.Schools {
+		for _, term := range cfg.Terms {
+			want, _ := truth.TruthFor(s.URN, term.Name, fixtures.ProgrammeTotal, fixtures.GroupAll)
+			got := rows[rowKey{"School", s.URN, term.Name, "total", "Total"}]
+			if *got.Pupils != want.Pupils || *got.PossibleSessions != want.PossibleSessions {
+				t.Errorf("school %s %s: pupils %d possible %d, want %d %d (marks count where they were recorded)",
+					s.URN, term.Name, *got.Pupils, *got.PossibleSessions, want.Pupils, want.PossibleSessions)
+			}
+		}
+	}
+}

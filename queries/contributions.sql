@@ -1,34 +1,56 @@
 -- Per-pupil contributions, the input to differential privacy: one row per
--- pupil x term x cell, where a cell is "total" (all pupils of the pupil's
--- school) or a programme whose participants the pupil is among.
+-- pupil x term x level x cell, where a cell is "total" (all pupils) or a
+-- programme whose participants the pupil is among, and the level is the
+-- trust (school_idx -1) or the school where the sessions were recorded.
 --
 -- Definitions (DfE's, per term):
 --   possible sessions     sessions coded P, AEA, AUTH or UNAUTH;
 --   authorised absence    sessions coded AUTH; unauthorised absence: UNAUTH;
 --   persistent absentee   authorised + unauthorised >= 10% of the pupil's
---                         own possible sessions in the term;
+--                         own possible sessions (in the school, at school
+--                         level; in the trust, at trust level) in the term;
 --   a pupil is counted in a term when they have at least one possible session;
+--   sessions count at the school that recorded them (the enrolment), and
+--   for pupils who have since left the roster;
 --   participant           at least one linked record of the programme with
 --                         event session or completed and attended Y, at any
 --                         date in the data (a participant for every term).
 -- Bounding, explicit and before noise: values are clamped to
--- [0, max_sessions of the term] (2 x school days), and each pupil keeps at most
--- $2 (max_programmes_per_pupil) programmes, chosen at random by a hash salted with the
--- release's random salt ($1), never by a data value. So a pupil reaches at most
--- terms x (1 + $2) cells.
--- Keys leave as integers, the positions in the configured lists: school_idx,
--- term_idx, and programme_idx (-1 for all pupils).
-WITH per_term AS (
+-- [0, max_sessions of the term] (2 x school days); at school level a pupil
+-- counts at one school per term, the one with most possible sessions (the
+-- rare other school's sessions in that term are left out there, not at trust
+-- level); each pupil keeps at most $2 (max_programmes_per_pupil)
+-- programmes, chosen at random by a hash salted with the release's random
+-- salt ($1), never by a data value. So a pupil reaches at most
+-- 2 levels x terms x (1 + $2) cells.
+-- Keys leave as integers, the positions in the configured lists: school_idx
+-- (-1 for the trust), term_idx, and programme_idx (-1 for all pupils).
+WITH per_school AS (
     SELECT s.pupil_key, sc.idx AS school_idx, t.idx AS term_idx, t.max_sessions,
            count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) AS possible,
            count(*) FILTER (WHERE s.category = 'AUTH')   AS authorised,
            count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised
     FROM sessions s
-    JOIN pupils p USING (pupil_key)
-    JOIN cfg_schools sc ON sc.urn = p.school_urn
+    JOIN cfg_schools sc ON sc.urn = s.school_urn
     JOIN cfg_terms t ON s.session_date BETWEEN t.start_date AND t.end_date
     GROUP BY s.pupil_key, sc.idx, t.idx, t.max_sessions
     HAVING count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) > 0
+),
+school_level AS (
+    SELECT pupil_key, school_idx, term_idx, max_sessions, possible, authorised, unauthorised
+    FROM (
+        SELECT *, row_number() OVER (PARTITION BY pupil_key, term_idx
+                                     ORDER BY possible DESC, hash(pupil_key, school_idx, $1)) AS pick
+        FROM per_school
+    )
+    WHERE pick = 1
+),
+trust_level AS (
+    SELECT pupil_key, -1 AS school_idx, term_idx, any_value(max_sessions) AS max_sessions,
+           sum(possible)::BIGINT AS possible, sum(authorised)::BIGINT AS authorised,
+           sum(unauthorised)::BIGINT AS unauthorised
+    FROM per_school
+    GROUP BY pupil_key, term_idx
 ),
 bounded AS (
     SELECT pupil_key, school_idx, term_idx,
@@ -36,7 +58,7 @@ bounded AS (
            least(authorised, max_sessions) AS authorised,
            least(unauthorised, max_sessions) AS unauthorised,
            (authorised + unauthorised) * 10 >= possible AS persistent
-    FROM per_term
+    FROM (SELECT * FROM school_level UNION ALL SELECT * FROM trust_level)
 ),
 participants AS (
     SELECT DISTINCT pa.pupil_key, cp.idx AS programme_idx

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS input_files (
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from
     pupil_key    BIGINT NOT NULL,
+    school_urn   VARCHAR NOT NULL,  -- the school that recorded the mark: the enrolment
     session_date DATE NOT NULL,
     session      VARCHAR NOT NULL,  -- AM or PM
     mark         VARCHAR NOT NULL,  -- DfE code
