@@ -614,3 +614,30 @@ func TestSessionsCountAtTheSchoolThatRecordedThem(t *testing.T) {
 		}
 	}
 }
+
+// TestPupilBackOnTheRosterGetsTheirMarks: marks quarantined because a pupil
+// was missing from the roster are loaded once the roster has them again,
+// although the attendance file itself has not changed.
+func TestPupilBackOnTheRosterGetsTheirMarks(t *testing.T) {
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 30})
+	roster := cfg.Path(cfg.Inputs.Roster)
+	full, _ := os.ReadFile(roster)
+	lines := strings.SplitAfterN(string(full), "\n", 3)
+	os.WriteFile(roster, []byte(lines[0]+lines[2]), 0o600) // the first pupil left out
+	first := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if q := first.Inputs[1].QuarantinedByReason["pupil_not_on_roster"]; q == 0 {
+		t.Fatal("no marks quarantined for the missing pupil")
+	}
+	os.WriteFile(roster, full, 0o600)
+	second := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if !second.Inputs[1].Ingested {
+		t.Error("the attendance file was not checked again against the restored roster")
+	}
+	if n := sessionsInWarehouse(t, cfg); n != int64(truth.AttendanceRows) {
+		t.Errorf("%d sessions after the pupil is back, want %d", n, truth.AttendanceRows)
+	}
+	third := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if third.Inputs[1].Ingested {
+		t.Error("the attendance file was read again with nothing changed")
+	}
+}

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS input_files (
     rows_quarantined BIGINT NOT NULL,
     rows_duplicate   BIGINT NOT NULL,
     quarantined_by_reason VARCHAR NOT NULL, -- JSON object: reason -> rows
-    run_id      VARCHAR NOT NULL    -- the run that read it
+    run_id      VARCHAR NOT NULL,   -- the run that read it
+    roster_sha256 VARCHAR NOT NULL  -- the roster it was checked against
 );
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from

@@ -59,6 +59,8 @@ type Stats struct {
 	Ingested bool `json:"ingested_this_run"`
 	// FileID identifies the file in the warehouse's input_files.
 	FileID int `json:"-"`
+	// rosterSHA256 is the roster the file's rows were checked against.
+	rosterSHA256 string
 }
 
 // Linkage summarises how participation records linked to roster pupils. It
@@ -176,7 +178,7 @@ type storedFile struct {
 // storedFiles reads input_files, keyed by source and path.
 func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, int, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT file_id, source, path, sha256, rows_read, rows_loaded, rows_quarantined,
-		rows_duplicate, quarantined_by_reason FROM input_files`)
+		rows_duplicate, quarantined_by_reason, roster_sha256 FROM input_files`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input_files: %w", err)
 	}
@@ -187,7 +189,7 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 		var f storedFile
 		var reasons string
 		if err := rows.Scan(&f.id, &f.stats.Source, &f.stats.Path, &f.stats.SHA256, &f.stats.RowsRead, &f.stats.RowsLoaded,
-			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons); err != nil {
+			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons, &f.stats.rosterSHA256); err != nil {
 			return nil, 0, err
 		}
 		f.stats.QuarantinedByReason = map[string]int64{}
@@ -239,6 +241,14 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		_, err := conn.ExecContext(ctx, "INSERT INTO replaced_files VALUES (?)", id)
 		return err
 	}
+	rosterSHA := ""
+	for _, f := range files {
+		if f.Source == schemas.SourceRoster {
+			if rosterSHA, err = fileSHA256(f.Path); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for i, f := range files {
 		sum, err := fileSHA256(f.Path)
 		if err != nil {
@@ -247,7 +257,11 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		key := string(f.Source) + "\x00" + f.Path
 		configured[key] = true
 		prev, known := stored[key]
-		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance {
+		// An unchanged attendance file is skipped, unless some of its rows
+		// named pupils missing from the roster it was checked against and the
+		// roster has changed since: they may be on it now.
+		recheck := prev.stats.QuarantinedByReason["pupil_not_on_roster"] > 0 && prev.stats.rosterSHA256 != rosterSHA
+		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance && !recheck {
 			stats[i] = prev.stats
 			stats[i].Ingested = false
 			continue
@@ -261,7 +275,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 				return nil, err
 			}
 		}
-		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id}
+		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id, rosterSHA256: rosterSHA}
 		if err := stage(ctx, conn, f, id); err != nil {
 			return nil, err
 		}
@@ -340,8 +354,8 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
-			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
+			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID, s.rosterSHA256); err != nil {
 			return fmt.Errorf("record input files: %w", err)
 		}
 	}
