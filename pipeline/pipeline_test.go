@@ -267,12 +267,12 @@ func TestNoiseIsAdded(t *testing.T) {
 
 func spent(t *testing.T, cfg *config.Config) (epsilon float64, releases int) {
 	t.Helper()
-	w, err := pipeline.OpenWarehouse(context.Background(), cfg)
+	db, err := pipeline.OpenLedger(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	epsilon, _, releases, err = ledger.Spent(context.Background(), w.DB, cfg.Scopes()[0])
+	defer db.Close()
+	epsilon, _, releases, err = ledger.Spent(context.Background(), db, cfg.Scopes()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,5 +639,30 @@ func TestPupilBackOnTheRosterGetsTheirMarks(t *testing.T) {
 	third := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
 	if third.Inputs[1].Ingested {
 		t.Error("the attendance file was read again with nothing changed")
+	}
+}
+
+// TestKeyRotationKeepsTheLedger: a new key is refused by the old warehouse;
+// following the advice (move the warehouse aside) rebuilds it, and the
+// privacy ledger, in its own file, still counts what was spent before.
+func TestKeyRotationKeepsTheLedger(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 31})
+	run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	keyPath := cfg.Path(cfg.Run.KeyFile)
+	os.Remove(keyPath)
+	if _, err := keys.Generate(keyPath); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&pipeline.Runner{Config: cfg, Logger: quietLogger()}).Run(context.Background())
+	if !errors.Is(err, pipeline.ErrKeyChanged) || !strings.Contains(err.Error(), "ledger.duckdb") {
+		t.Fatalf("new key on the old warehouse: %v", err)
+	}
+	state := cfg.Path(cfg.Run.StateDir)
+	if err := os.Rename(filepath.Join(state, "warehouse.duckdb"), filepath.Join(state, "warehouse.old.duckdb")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if eps, n := spent(t, cfg); n != 2 || eps != 2*cfg.ReleaseEpsilon(config.KindProvisional) {
+		t.Errorf("after the rotation the ledger shows %v over %d releases, want both releases", eps, n)
 	}
 }

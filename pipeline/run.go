@@ -90,6 +90,15 @@ func (r *Runner) statePaths() (stateDir, warehousePath, tmpDir string) {
 	return stateDir, filepath.Join(stateDir, "warehouse.duckdb"), filepath.Join(stateDir, "tmp")
 }
 
+// OpenLedger opens the state folder's privacy ledger.
+func OpenLedger(ctx context.Context, c *config.Config) (*sql.DB, error) {
+	stateDir := c.Path(c.Run.StateDir)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder: %w", err)
+	}
+	return ledger.Open(ctx, filepath.Join(stateDir, "ledger.duckdb"))
+}
+
 // OpenWarehouse opens the state folder's warehouse with the configured limits.
 func OpenWarehouse(ctx context.Context, c *config.Config) (*warehouse.Warehouse, error) {
 	stateDir := c.Path(c.Run.StateDir)
@@ -147,6 +156,11 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	defer w.Close()
+	ldb, err := OpenLedger(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer ldb.Close()
 	if err := checkKey(ctx, w.DB, tok.Fingerprint(), now()); err != nil {
 		return nil, err
 	}
@@ -210,7 +224,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	// An unchanged release is republished, never redrawn: fresh noise on the
 	// same data would let anyone average it away.
 	fingerprint := r.fingerprint(tok, kind, loaded.Stats)
-	if id, state, ok, err := ledger.FindRelease(ctx, w.DB, fingerprint); err != nil {
+	if id, state, ok, err := ledger.FindRelease(ctx, ldb, fingerprint); err != nil {
 		return nil, err
 	} else if ok && state == "pending" {
 		if _, verr := publish.Verify(publish.PendingDir(c.Path(c.Run.OutputDir), id)); verr == nil {
@@ -237,7 +251,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	// Budget first, then noise.
 	releaseID := runID
 	scopes := c.Scopes()
-	if err := ledger.ReserveAll(ctx, w.DB, releaseID, scopes, epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
+	if err := ledger.ReserveAll(ctx, ldb, releaseID, scopes, epsilon, c.Privacy.Delta, c.Privacy.EpsilonCap, fingerprint, now()); err != nil {
 		if errors.Is(err, ledger.ErrBudgetExhausted) {
 			outcome = "refused"
 		}
@@ -246,7 +260,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	res.Epsilon, res.ReleaseID = epsilon, releaseID // spent from here on, published or not
 	spent := map[string]float64{}
 	for _, scope := range scopes {
-		if spent[scope], _, _, err = ledger.Spent(ctx, w.DB, scope); err != nil {
+		if spent[scope], _, _, err = ledger.Spent(ctx, ldb, scope); err != nil {
 			return nil, err
 		}
 	}
@@ -294,7 +308,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("stage final release: %w", err)
 		}
-		if err := ledger.MarkPending(ctx, w.DB, releaseID); err != nil {
+		if err := ledger.MarkPending(ctx, ldb, releaseID); err != nil {
 			return nil, fmt.Errorf("record staging (the release %s is staged; its spending is already recorded): %w", releaseID, err)
 		}
 		res.ReleaseDir, res.Pending = dir, true
@@ -306,7 +320,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	if err := ledger.MarkPublished(ctx, w.DB, releaseID); err != nil {
+	if err := ledger.MarkPublished(ctx, ldb, releaseID); err != nil {
 		return nil, fmt.Errorf("record publication (the release %s is out; its spending is already recorded): %w", releaseID, err)
 	}
 	res.ReleaseDir = dir
@@ -369,7 +383,7 @@ func checkKey(ctx context.Context, db *sql.DB, fingerprint string, now time.Time
 		return err
 	}
 	if stored != fingerprint {
-		return fmt.Errorf("%w (warehouse key %s, this key %s): tokens made with different keys never match; after a key rotation move the state folder's warehouse.duckdb aside and run again to rebuild it", ErrKeyChanged, stored, fingerprint)
+		return fmt.Errorf("%w (warehouse key %s, this key %s): tokens made with different keys never match; after a key rotation move the state folder's warehouse.duckdb aside and run again to rebuild it (the privacy ledger, in ledger.duckdb, stays and keeps counting)", ErrKeyChanged, stored, fingerprint)
 	}
 	return nil
 }

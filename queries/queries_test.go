@@ -30,6 +30,7 @@ type step struct {
 // contributions read). A query file missing here fails TestEveryQueryBinds.
 var pipelineSteps = []step{
 	{name: "warehouse_schema"},
+	{name: "ledger_schema"},
 	{name: "macros"},
 	// setupStaging: ingest.DefinePartitions, malformed, raw_*, *_tokens.
 	{name: "validate_roster"},
@@ -267,7 +268,7 @@ func TestMaskIdentifiers(t *testing.T) {
 func TestQueriesRunThroughIngest(t *testing.T) {
 	ctx := context.Background()
 	conn := openConn(t)
-	for _, name := range []string{"warehouse_schema", "macros"} {
+	for _, name := range []string{"warehouse_schema", "ledger_schema", "macros"} {
 		if _, err := conn.ExecContext(ctx, queries.Get(name)); err != nil {
 			t.Fatalf("%s.sql: %v", name, err)
 		}

@@ -68,21 +68,21 @@ func cmdApprove(ctx context.Context, args []string, stdout io.Writer, log *slog.
 		return err
 	}
 	defer unlock()
-	w, err := pipeline.OpenWarehouse(ctx, cfg)
+	ldb, err := pipeline.OpenLedger(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer ldb.Close()
 	at := time.Now().UTC()
 	// Ledger first: a release is never out without its approval on record.
-	if err := ledger.RecordApproval(ctx, w.DB, m.ReleaseID, *by, at); err != nil {
+	if err := ledger.RecordApproval(ctx, ldb, m.ReleaseID, *by, at); err != nil {
 		return err
 	}
 	final, err := publish.Approve(outputDir, m.ReleaseID, publish.Approval{By: *by, At: at})
 	if err != nil {
 		return fmt.Errorf("approval recorded but publication failed (run approve again): %w", err)
 	}
-	if err := ledger.MarkPublished(ctx, w.DB, m.ReleaseID); err != nil {
+	if err := ledger.MarkPublished(ctx, ldb, m.ReleaseID); err != nil {
 		return err
 	}
 	log.Info("final release approved and published", pipeline.LogRelease, m.ReleaseID, "approved_by", *by)

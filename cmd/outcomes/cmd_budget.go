@@ -29,12 +29,12 @@ func cmdBudget(ctx context.Context, args []string, stdout io.Writer, _ *slog.Log
 	if err != nil {
 		return err
 	}
-	w, err := pipeline.OpenWarehouse(ctx, cfg)
+	ldb, err := pipeline.OpenLedger(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	rows, err := budgetRows(ctx, w.DB, cfg.Privacy.EpsilonCap)
+	defer ldb.Close()
+	rows, err := budgetRows(ctx, ldb, cfg.Privacy.EpsilonCap)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,12 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer, _ *slog.Log
 	if report.Runs, err = pipeline.RecentRuns(ctx, w.DB, *limit); err != nil {
 		return err
 	}
-	if report.Budget, err = budgetRows(ctx, w.DB, cfg.Privacy.EpsilonCap); err != nil {
+	ldb, err := pipeline.OpenLedger(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer ldb.Close()
+	if report.Budget, err = budgetRows(ctx, ldb, cfg.Privacy.EpsilonCap); err != nil {
 		return err
 	}
 	out := cfg.Path(cfg.Run.OutputDir)

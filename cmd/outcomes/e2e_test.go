@@ -564,7 +564,7 @@ func TestApproveFinalRelease(t *testing.T) {
 			t.Errorf("%s manifest: id %s kind %s approval %+v", link, m.ReleaseID, m.Kind, m.Approval)
 		}
 	}
-	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "ledger.duckdb")+"?access_mode=read_only")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -831,7 +831,7 @@ func TestKilledRunsLeaveConsistentState(t *testing.T) {
 
 func ledgerRows(t *testing.T, dir string) int {
 	t.Helper()
-	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "ledger.duckdb")+"?access_mode=read_only")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -862,11 +862,21 @@ func checkConsistent(t *testing.T, dir, cfgPath, when string) {
 	if err := json.Unmarshal([]byte(stdout), &status); err != nil || status.Latest != m.ReleaseID {
 		t.Fatalf("after a kill at %s: status %v %q, latest %s", when, err, status.Latest, m.ReleaseID)
 	}
-	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	wh, err := sql.Open("duckdb", filepath.Join(dir, "state", "ledger.duckdb")+"?access_mode=read_only")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wh.Close()
+	// The warehouse opens too.
+	wdb, err := sql.Open("duckdb", filepath.Join(dir, "state", "warehouse.duckdb")+"?access_mode=read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sessions int64
+	if err := wdb.QueryRow("SELECT count(*) FROM sessions").Scan(&sessions); err != nil {
+		t.Errorf("after a kill at %s: warehouse: %v", when, err)
+	}
+	wdb.Close()
 	rows, err := wh.Query("SELECT release_id, state FROM privacy_ledger")
 	if err != nil {
 		t.Fatalf("after a kill at %s: ledger: %v", when, err)

@@ -7,13 +7,40 @@
 package ledger
 
 import (
+	"os"
+
+	"github.com/duckdb/duckdb-go/v2"
+
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/outcomes/outcomes/queries"
 	"math"
 	"time"
 )
+
+// Open opens (or creates) the ledger file at path, owner-only. It is kept
+// apart from the warehouse so that rebuilding the warehouse (after a key
+// rotation, say) never forgets what was spent.
+func Open(ctx context.Context, path string) (*sql.DB, error) {
+	connector, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	if _, err := db.ExecContext(ctx, queries.Get("ledger_schema")); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("apply ledger schema to %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + ".wal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
 
 // ErrBudgetExhausted means a release would take a scope past its cap.
 var ErrBudgetExhausted = errors.New("privacy budget exhausted")

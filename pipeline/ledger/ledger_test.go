@@ -12,18 +12,17 @@ import (
 	"time"
 
 	"github.com/outcomes/outcomes/pipeline/ledger"
-	"github.com/outcomes/outcomes/pipeline/warehouse"
 )
 
-// newDB opens a real warehouse, so privacy_ledger has the production schema.
+// newDB opens a real ledger file, with the production schema.
 func newDB(t *testing.T) *sql.DB {
 	t.Helper()
-	w, err := warehouse.Open(t.Context(), filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{MemoryLimit: "1GB", Threads: 1})
+	db, err := ledger.Open(t.Context(), filepath.Join(t.TempDir(), "ledger.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
-	return w.DB
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 var t0 = time.Date(2025, 1, 6, 2, 0, 0, 0, time.UTC)

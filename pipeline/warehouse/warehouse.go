@@ -1,5 +1,5 @@
-// Package warehouse opens the DuckDB file that holds the pseudonymised data,
-// the run history and the privacy ledger.
+// Package warehouse opens the DuckDB file that holds the pseudonymised data
+// and the run history. (The privacy ledger has a file of its own.)
 package warehouse
 
 import (
@@ -82,7 +82,7 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 }
 
 // SchemaVersion is the warehouse layout this code reads and writes.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // checkVersion stamps a new warehouse with SchemaVersion and refuses one made
 // by other code: the warehouse holds the privacy ledger, so it is never
@@ -93,11 +93,11 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		// Unstamped: new, or made before versions were recorded.
 		var used int
-		if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM privacy_ledger)").Scan(&used); err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM runs").Scan(&used); err != nil {
 			return err
 		}
 		if used > 0 {
-			return fmt.Errorf("it was made by an earlier version of this program; keep the old file (it holds the privacy ledger) and start a new state folder")
+			return fmt.Errorf("it was made by an earlier version of this program; move it aside and run again to rebuild it from the extracts")
 		}
 		_, err = db.ExecContext(ctx, "INSERT INTO schema_version VALUES (?)", SchemaVersion)
 		return err
@@ -106,7 +106,7 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	if v != SchemaVersion {
-		return fmt.Errorf("its layout is version %d, this program's is %d; keep the old file (it holds the privacy ledger) and start a new state folder, or use the matching program version", v, SchemaVersion)
+		return fmt.Errorf("its layout is version %d, this program's is %d; move it aside and run again to rebuild it from the extracts (the privacy ledger is in ledger.duckdb and stays), or use the matching program version", v, SchemaVersion)
 	}
 	return nil
 }
