@@ -985,6 +985,12 @@ func TestQueryReadsOnlyTheRelease(t *testing.T) {
 			t.Errorf("row %v", r)
 		}
 	}
+	// The README's free-SQL example.
+	out, _ = mustRun(t, "query", "--config", cfgPath,
+		"SELECT programme, pupil_group, avg(attendance_rate) FROM attendance WHERE geographic_level = 'MAT' GROUP BY ALL")
+	if !strings.Contains(out, "(7 rows)") {
+		t.Errorf("README example: want Total plus 3 programmes x 2 groups:\n%s", out)
+	}
 	out, _ = mustRun(t, "query", "--config", cfgPath, `SELECT count(*) AS n FROM attendance WHERE geographic_level = 'School'`)
 	if !strings.Contains(out, "42") { // 2 schools x 3 terms x (Total + 3 programmes x 2 groups)
 		t.Errorf("table output:\n%s", out)
