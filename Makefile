@@ -36,8 +36,13 @@ demo: build
 	$(BIN) keygen --out $(DEMO)/key
 	$(BIN) run --config $(DEMO)/pipeline.toml
 
+# Pipeline against bare DuckDB at a preset scale (trust, region or small),
+# then the Go benchmarks of the hot transforms. See BENCHMARKS.md.
+PRESET   ?= trust
 bench: build
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./...
+	$(GO) build -tags $(TAGS) -o bin/outcomes-bench ./cmd/outcomes-bench
+	bin/outcomes-bench -preset $(PRESET) -dir bench -bin $(BIN)
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -11,21 +11,27 @@
 -- A session is possible when its code's category is P, AEA, AUTH or UNAUTH
 -- (DfE: possible = present + AEA + authorised + unauthorised).
 CREATE OR REPLACE TEMP TABLE checked_attendance AS
-WITH cleaned AS (
+WITH upn_keys AS (
+    -- A few thousand distinct UPNs: resolve each to its pupil once, then join
+    -- the millions of marks to this small table.
+    SELECT u.raw, u.status, p.pupil_key
+    FROM upn_tokens u
+    LEFT JOIN staged_pupils p ON p.upn_token = u.token
+),
+cleaned AS (
     SELECT r.file, r.file_id, r.line,
            nullif(trim(r.school_urn), '')   AS school_urn,
            nullif(trim(r.upn), '')          AS upn_text,
            nullif(trim(r.session_date), '') AS date_text,
            nullif(upper(trim(r.session)), '') AS session,
            nullif(trim(r.mark), '')         AS mark,
-           u.status AS upn_status,
-           p.pupil_key
+           k.status AS upn_status,
+           k.pupil_key
     FROM raw_attendance r
-    LEFT JOIN upn_tokens u ON u.raw = r.upn
-    LEFT JOIN staged_pupils p ON p.upn_token = u.token
+    LEFT JOIN upn_keys k ON k.raw = r.upn
 ),
 typed AS (
-    SELECT c.*, try_strptime(c.date_text, '%Y-%m-%d')::DATE AS session_date,
+    SELECT c.*, TRY_CAST(c.date_text AS DATE) AS session_date, -- YYYY-MM-DD only
            k.category, k.best_mark_rank, sc.urn AS known_school
     FROM cleaned c
     LEFT JOIN cfg_codes k ON k.code = c.mark

@@ -65,3 +65,18 @@ func TestMakeTestNHSNumber(t *testing.T) {
 		t.Fatalf("only %d distinct numbers from 5000 serials", len(seen))
 	}
 }
+
+func BenchmarkClassifyUPN(b *testing.B) {
+	upns := []string{"B801200005001", "X00180001701A", "C801200005001"}
+	i := 0
+	for b.Loop() {
+		_ = ClassifyUPN(upns[i%3])
+		i++
+	}
+}
+
+func BenchmarkValidNHSNumber(b *testing.B) {
+	for b.Loop() {
+		_ = ValidNHSNumber("9434765919")
+	}
+}

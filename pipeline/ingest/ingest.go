@@ -484,7 +484,9 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
 		return &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected, Found: foundNorm}
 	}
 	// Line numbers: DuckDB keeps file order (preserve_insertion_order), so the
-	// k-th parsed row is record k, shifted past any rejected records before it.
+	// staged table's rowid k (from 0) is parsed record k+1, shifted past any
+	// rejected records before it. (A window numbering the rows would force
+	// the read onto one thread.)
 	rejects, scans := fmt.Sprintf("rejects_%d", index), fmt.Sprintf("reject_scans_%d", index)
 	var sel []string
 	for _, c := range stagedColumns(f.Source) {
@@ -495,7 +497,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
 		}
 	}
 	staging := fmt.Sprintf("staged_%d", index)
-	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT row_number() OVER () AS k, %s FROM %s)",
+	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s)",
 		staging, strings.Join(sel, ", "), csvSource(f.Path, found, rejects, scans))
 	if _, err := conn.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
@@ -521,14 +523,14 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
 		WITH rej AS (SELECT DISTINCT line - 1 AS r FROM %s),
 		adj AS (SELECT r - row_number() OVER (ORDER BY r) + 1 AS a FROM rej),
 		steps AS (SELECT a, count(*) OVER (ORDER BY a ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS shift FROM adj)
-		SELECT ?, ?, s.k + 1 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.k), 0), %s
+		SELECT ?, ?, s.rowid + 2 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.rowid + 1), 0), %s
 		FROM %s s`, rawTable(f.Source), rejects, "s."+strings.Join(cols, ", s."), staging)
 	var nRejects int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT line) FROM "+rejects).Scan(&nRejects); err != nil {
 		return err
 	}
 	if nRejects == 0 {
-		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, ?, k + 1, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
+		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, ?, rowid + 2, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
 	}
 	if _, err := conn.ExecContext(ctx, insert, name, fileID); err != nil {
 		return fmt.Errorf("stage %s: %w", f.Path, plainDuckDBError(err))

@@ -162,7 +162,7 @@ func TestLineNumbersAtScale(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("school_urn,upn,session_date,session,mark\n")
 	wantBad := map[string]string{}
-	const rows = 300_000
+	const rows = 1_000_000
 	for i := 0; i < rows; i++ {
 		line := fmt.Sprint(i + 2)
 		switch {

@@ -2,6 +2,7 @@ package privacy
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -192,5 +193,25 @@ func TestNoiseHasConfiguredSpread(t *testing.T) {
 	t.Logf("95%% interval coverage of the true count: %.2f%%", 100*coverage)
 	if coverage < 0.93 || coverage > 0.97 {
 		t.Errorf("interval coverage %.3f, want 0.93-0.97", coverage)
+	}
+}
+
+// BenchmarkAdd is the per-contribution cost of the DP layer's bounding checks
+// and dpagg accumulation: a trust's year is about 20,000 pupils x 12 cells.
+func BenchmarkAdd(b *testing.B) {
+	var parts []Partition
+	for s := 0; s < 20; s++ {
+		parts = append(parts, Partition{School: fmt.Sprint(900000 + s), Term: "202425-autumn", Programme: TotalProgramme})
+	}
+	for b.Loop() {
+		a, err := New(parts, Options{Epsilon: equalEpsilon(1), MaxPartitions: 1, MaxSessions: sessions})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := int64(0); k < 20000; k++ {
+			if err := a.Add(Contribution{Partition: parts[k%20], PupilKey: k, PossibleSessions: 140, AuthorisedAbsence: k % 9}); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

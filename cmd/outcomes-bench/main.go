@@ -1,0 +1,304 @@
+// Command outcomes-bench measures the pipeline against bare DuckDB on the same
+// files: `make bench` (trust scale) or `make bench PRESET=region`.
+//
+// For a preset it generates the synthetic extracts once (bench/<preset>/), then
+// in one session, each in a child process so its peak memory is its own:
+//   - baseline: DuckDB alone loads the roster and attendance CSVs into tables
+//     on disk and counts each pupil's marks by category per school;
+//   - full: `outcomes run` on every day but the last (a new state folder);
+//   - nightly: `outcomes run` again with the last day's file added;
+//   - cold full: `outcomes run` on all days from a new state folder.
+//
+// It prints wall time, rows per second, peak RSS and the pipeline's own
+// per-stage timings, and the ratios the targets are stated in.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/outcomes/outcomes/fixtures"
+)
+
+var presets = map[string]fixtures.Options{
+	"small":  {Schools: 4, PupilsPerSchool: 500, Seed: 9},
+	"trust":  {Schools: 20, PupilsPerSchool: 1000, Seed: 9},
+	"region": {Schools: 250, PupilsPerSchool: 1000, Seed: 9},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		if err := baseline(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	preset := flag.String("preset", "trust", "small, trust or region")
+	dir := flag.String("dir", "bench", "where data and state go")
+	bin := flag.String("bin", "bin/outcomes", "the outcomes binary")
+	fullOnly := flag.Bool("full-only", false, "only the baseline and the cold full run (for region scale)")
+	flag.Parse()
+	if err := run(*preset, *dir, *bin, *fullOnly); err != nil {
+		fmt.Fprintln(os.Stderr, "outcomes-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measurement struct {
+	name    string
+	wall    time.Duration
+	peakRSS int64 // bytes
+	stages  []string
+}
+
+func run(preset, dir, bin string, fullOnly bool) error {
+	opt, ok := presets[preset]
+	if !ok {
+		return fmt.Errorf("unknown preset %q", preset)
+	}
+	root, _ := filepath.Abs(filepath.Join(dir, preset))
+	data := filepath.Join(root, "data")
+	truth, err := fixtures.ReadTruth(data)
+	if err != nil || truth.Options.Schools != opt.Schools || truth.Options.PupilsPerSchool != opt.PupilsPerSchool {
+		fmt.Printf("generating %s: %d schools x %d pupils ...\n", preset, opt.Schools, opt.PupilsPerSchool)
+		os.RemoveAll(root)
+		if _, err := exec.Command(bin, "fixtures", "--out", data, "--config", filepath.Join(root, "pipeline.toml"),
+			"--schools", fmt.Sprint(opt.Schools), "--pupils", fmt.Sprint(opt.PupilsPerSchool), "--seed", fmt.Sprint(opt.Seed),
+			"--epsilon", "8").CombinedOutput(); err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+		if truth, err = fixtures.ReadTruth(data); err != nil {
+			return err
+		}
+	}
+	rows := truth.AttendanceRows
+	older, newer, err := splitLastDay(filepath.Join(data, "attendance.csv"))
+	if err != nil {
+		return err
+	}
+	cfgAll := filepath.Join(root, "pipeline.toml")
+	cfgOlder, err := variantConfig(cfgAll, filepath.Join(root, "older.toml"), []string{older})
+	if err != nil {
+		return err
+	}
+	cfgNightly, err := variantConfig(cfgAll, filepath.Join(root, "nightly.toml"), []string{older, newer})
+	if err != nil {
+		return err
+	}
+	for _, sub := range []string{"state", "out", "key"} {
+		os.RemoveAll(filepath.Join(root, sub))
+	}
+	if out, err := exec.Command(bin, "keygen", "--out", filepath.Join(root, "key")).CombinedOutput(); err != nil {
+		return fmt.Errorf("keygen: %v %s", err, out)
+	}
+
+	self, _ := os.Executable()
+	var ms []measurement
+	m, err := measure("baseline: DuckDB alone", exec.Command(self, "baseline", data))
+	if err != nil {
+		return err
+	}
+	ms = append(ms, m)
+	full := func(name, cfg string) error {
+		m, err := measure(name, pipelineCmd(bin, cfg))
+		ms = append(ms, m)
+		return err
+	}
+	if !fullOnly {
+		if err := full("pipeline: full load, all but the last day", cfgOlder); err != nil {
+			return err
+		}
+		if err := full("pipeline: nightly, one new day", cfgNightly); err != nil {
+			return err
+		}
+	}
+	for _, sub := range []string{"state", "out"} {
+		os.RemoveAll(filepath.Join(root, sub))
+	}
+	if err := full("pipeline: full load, all days, cold state", cfgAll); err != nil {
+		return err
+	}
+
+	fmt.Printf("\n%s: %d schools x %d pupils, %d attendance rows, machine: %d cores\n\n", preset, opt.Schools, opt.PupilsPerSchool, rows, numCPU())
+	fmt.Printf("%-44s %9s %12s %10s\n", "run", "wall s", "rows/s", "peak RSS")
+	for _, m := range ms {
+		fmt.Printf("%-44s %9.2f %12.0f %9.2fG\n", m.name, m.wall.Seconds(), float64(rows)/m.wall.Seconds(), float64(m.peakRSS)/(1<<30))
+	}
+	base, coldFull := ms[0], ms[len(ms)-1]
+	fmt.Printf("\npipeline / baseline (full, cold):   %.2fx (target <= 1.5x)\n", coldFull.wall.Seconds()/base.wall.Seconds())
+	if !fullOnly {
+		nightly, olderFull := ms[2], ms[1]
+		fmt.Printf("nightly / full (one new day):        %.1f%% (target <= 10%%)\n", 100*nightly.wall.Seconds()/olderFull.wall.Seconds())
+	}
+	fmt.Printf("peak RSS, full pipeline:             %.2f GiB\n", float64(coldFull.peakRSS)/(1<<30))
+	for _, m := range ms[1:] {
+		fmt.Printf("\nstages of %s:\n", m.name)
+		for _, s := range m.stages {
+			fmt.Println("  " + s)
+		}
+	}
+	return nil
+}
+
+func pipelineCmd(bin, cfg string) *exec.Cmd {
+	cmd := exec.Command(bin, "run", "--config", cfg, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "OUTCOMES_DEBUG=1")
+	return cmd
+}
+
+// measure runs a child and reads its wall time, peak RSS and stage log lines.
+func measure(name string, cmd *exec.Cmd) (measurement, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr, cmd.Stdout = &stderr, nil
+	start := time.Now()
+	err := cmd.Run()
+	m := measurement{name: name, wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			m.peakRSS = ru.Maxrss * 1024
+		}
+	}
+	sc := bufio.NewScanner(&stderr)
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		if e, ok := line["elapsed"].(float64); ok {
+			name := fmt.Sprint(first(line["stage"], line["msg"]))
+			if name == "load" {
+				name = "ingest, validate and load (all of the above)"
+			}
+			m.stages = append(m.stages, fmt.Sprintf("%-46s %8.3f s", name, time.Duration(e).Seconds()))
+		}
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s: %v\n%s", name, err, stderr.String())
+	}
+	fmt.Printf("%-44s %.2f s\n", name, m.wall.Seconds())
+	return m, nil
+}
+
+func first(vs ...any) any {
+	for _, v := range vs {
+		if v != nil {
+			return v
+		}
+	}
+	return ""
+}
+
+// baseline is what DuckDB alone needs: load both CSVs into tables on disk,
+// then count each pupil's marks by category per school.
+func baseline(data string) error {
+	dbPath := filepath.Join(data, "..", "baseline.duckdb")
+	os.Remove(dbPath)
+	defer os.Remove(dbPath)
+	db, err := sql.Open("duckdb", dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, q := range []string{
+		"SET memory_limit = '4GB'", "SET threads = 2",
+		fmt.Sprintf("CREATE TABLE roster AS SELECT * FROM read_csv('%s')", filepath.Join(data, "roster.csv")),
+		fmt.Sprintf("CREATE TABLE marks AS SELECT * FROM read_csv('%s')", filepath.Join(data, "attendance.csv")),
+		`CREATE TABLE per_pupil AS
+		 SELECT m.school_urn, m.upn,
+		        count(*) FILTER (WHERE mark IN ('/', '\', 'L')) AS present,
+		        count(*) FILTER (WHERE mark IN ('K', 'V', 'P', 'W', 'B')) AS aea,
+		        count(*) FILTER (WHERE mark IN ('C1', 'M', 'J1', 'S', 'C2', 'C', 'T', 'R', 'I', 'E')) AS authorised,
+		        count(*) FILTER (WHERE mark IN ('G', 'N', 'O', 'U')) AS unauthorised
+		 FROM marks m JOIN roster r USING (upn) GROUP BY ALL`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", strings.SplitN(q, "\n", 2)[0], err)
+		}
+	}
+	return nil
+}
+
+// splitLastDay writes the attendance file as two: every day but the last, and
+// the last day alone (the nightly extract).
+func splitLastDay(path string) (older, newer string, err error) {
+	older, newer = path+".older.csv", path+".lastday.csv"
+	if _, err := os.Stat(newer); err == nil {
+		return older, newer, nil
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return "", "", err
+	}
+	defer in.Close()
+	// The last date in the file: the generator writes dates in order per pupil.
+	last := ""
+	sc := bufio.NewScanner(in)
+	sc.Scan()
+	header := sc.Text()
+	for sc.Scan() {
+		if f := strings.Split(sc.Text(), ","); len(f) > 2 && f[2] > last {
+			last = f[2]
+		}
+	}
+	in.Seek(0, 0)
+	a, _ := os.Create(older)
+	b, _ := os.Create(newer)
+	wa, wb := bufio.NewWriter(a), bufio.NewWriter(b)
+	fmt.Fprintln(wa, header)
+	fmt.Fprintln(wb, header)
+	sc = bufio.NewScanner(in)
+	sc.Scan()
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Split(line, ","); len(f) > 2 && f[2] == last {
+			fmt.Fprintln(wb, line)
+		} else {
+			fmt.Fprintln(wa, line)
+		}
+	}
+	wa.Flush()
+	wb.Flush()
+	a.Close()
+	b.Close()
+	return older, newer, sc.Err()
+}
+
+// variantConfig copies the configuration with other attendance files.
+func variantConfig(src, dst string, attendance []string) (string, error) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "attendance = ") {
+			quoted := make([]string, len(attendance))
+			for i, a := range attendance {
+				quoted[i] = fmt.Sprintf("%q", a)
+			}
+			l = "  attendance = [" + strings.Join(quoted, ", ") + "]"
+		}
+		lines = append(lines, l)
+	}
+	return dst, os.WriteFile(dst, []byte(strings.Join(lines, "\n")), 0o600)
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
