@@ -51,8 +51,9 @@ func main() {
 	dir := flag.String("dir", "bench", "where data and state go")
 	bin := flag.String("bin", "bin/outcomes", "the outcomes binary")
 	fullOnly := flag.Bool("full-only", false, "only the baseline and the cold full run (for region scale)")
+	memoryLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the pipeline runs (default: the configuration's, 4GB)")
 	flag.Parse()
-	if err := run(*preset, *dir, *bin, *fullOnly); err != nil {
+	if err := run(*preset, *dir, *bin, *fullOnly, *memoryLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "outcomes-bench:", err)
 		os.Exit(1)
 	}
@@ -65,7 +66,7 @@ type measurement struct {
 	stages  []string
 }
 
-func run(preset, dir, bin string, fullOnly bool) error {
+func run(preset, dir, bin string, fullOnly bool, memoryLimit string) error {
 	opt, ok := presets[preset]
 	if !ok {
 		return fmt.Errorf("unknown preset %q", preset)
@@ -90,12 +91,15 @@ func run(preset, dir, bin string, fullOnly bool) error {
 	if err != nil {
 		return err
 	}
-	cfgAll := filepath.Join(root, "pipeline.toml")
-	cfgOlder, err := variantConfig(cfgAll, filepath.Join(root, "older.toml"), []string{older})
+	cfgAll, err := variantConfig(filepath.Join(root, "pipeline.toml"), filepath.Join(root, "all.toml"), nil, memoryLimit)
 	if err != nil {
 		return err
 	}
-	cfgNightly, err := variantConfig(cfgAll, filepath.Join(root, "nightly.toml"), []string{older, newer})
+	cfgOlder, err := variantConfig(cfgAll, filepath.Join(root, "older.toml"), []string{older}, memoryLimit)
+	if err != nil {
+		return err
+	}
+	cfgNightly, err := variantConfig(cfgAll, filepath.Join(root, "nightly.toml"), []string{older, newer}, memoryLimit)
 	if err != nil {
 		return err
 	}
@@ -133,7 +137,8 @@ func run(preset, dir, bin string, fullOnly bool) error {
 		return err
 	}
 
-	fmt.Printf("\n%s: %d schools x %d pupils, %d attendance rows, machine: %d cores\n\n", preset, opt.Schools, opt.PupilsPerSchool, rows, numCPU())
+	fmt.Printf("\n%s: %d schools x %d pupils, %d attendance rows, machine: %d cores, pipeline memory_limit %s\n\n",
+		preset, opt.Schools, opt.PupilsPerSchool, rows, numCPU(), first(optional(memoryLimit), "from the configuration"))
 	fmt.Printf("%-44s %9s %12s %10s\n", "run", "wall s", "rows/s", "peak RSS")
 	for _, m := range ms {
 		fmt.Printf("%-44s %9.2f %12.0f %9.2fG\n", m.name, m.wall.Seconds(), float64(rows)/m.wall.Seconds(), float64(m.peakRSS)/(1<<30))
@@ -278,15 +283,19 @@ func splitLastDay(path string) (older, newer string, err error) {
 	return older, newer, sc.Err()
 }
 
-// variantConfig copies the configuration with other attendance files.
-func variantConfig(src, dst string, attendance []string) (string, error) {
+// variantConfig copies the configuration with other attendance files (nil
+// keeps them) and another DuckDB memory limit ("" keeps it).
+func variantConfig(src, dst string, attendance []string, memoryLimit string) (string, error) {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return "", err
 	}
 	var lines []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "attendance = ") {
+		if memoryLimit != "" && strings.HasPrefix(strings.TrimSpace(l), "memory_limit = ") {
+			l = fmt.Sprintf("  memory_limit = %q", memoryLimit)
+		}
+		if attendance != nil && strings.HasPrefix(strings.TrimSpace(l), "attendance = ") {
 			quoted := make([]string, len(attendance))
 			for i, a := range attendance {
 				quoted[i] = fmt.Sprintf("%q", a)
@@ -301,4 +310,11 @@ func variantConfig(src, dst string, attendance []string) (string, error) {
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(b), "processor\t:")
+}
+
+func optional(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
