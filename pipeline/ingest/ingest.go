@@ -301,7 +301,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		}
 		step(q)
 	}
-	if err := count(ctx, conn, files, stats); err != nil {
+	if err := count(ctx, conn, stats); err != nil {
 		return nil, err
 	}
 	if err := writeQuarantine(ctx, conn, quarantineDir); err != nil {
@@ -569,7 +569,7 @@ func fileSHA256(path string) (string, error) {
 }
 
 // count fills each file's row accounting from the checked tables.
-func count(ctx context.Context, conn *sql.Conn, files []File, stats []Stats) error {
+func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
 	byID := map[int]*Stats{}
 	for i := range stats {
 		if stats[i].Ingested {

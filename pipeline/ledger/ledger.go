@@ -121,18 +121,9 @@ func setState(ctx context.Context, db *sql.DB, releaseID, state string) error {
 	return nil
 }
 
-// FindPublished returns the newest published release with this fingerprint:
-// the same inputs, configuration, key and code. Republishing it spends nothing.
-func FindPublished(ctx context.Context, db *sql.DB, fingerprint string) (string, bool, error) {
-	id, state, ok, err := FindRelease(ctx, db, fingerprint)
-	if err != nil || !ok || state != "published" {
-		return "", false, err
-	}
-	return id, true, nil
-}
-
-// FindRelease returns the newest release with this fingerprint that is
-// published or waiting for approval (state "pending").
+// FindRelease returns the newest release with this fingerprint (the same
+// inputs, configuration, key and code) that is published or waiting for
+// approval (state "pending"). Republishing it spends nothing.
 func FindRelease(ctx context.Context, db *sql.DB, fingerprint string) (id, state string, ok bool, err error) {
 	err = db.QueryRowContext(ctx, `SELECT release_id, state FROM privacy_ledger WHERE fingerprint = ? AND state IN ('published', 'pending')
 		ORDER BY recorded_at DESC LIMIT 1`, fingerprint).Scan(&id, &state)

@@ -194,7 +194,7 @@ func TestMarkPublished(t *testing.T) {
 	}
 }
 
-func TestFindPublished(t *testing.T) {
+func TestFindRelease(t *testing.T) {
 	db := newDB(t)
 	for i, r := range []struct {
 		id, fp    string
@@ -224,12 +224,15 @@ func TestFindPublished(t *testing.T) {
 		{"fp-unknown", "", false},
 	}
 	for _, tt := range tests {
-		id, ok, err := ledger.FindPublished(t.Context(), db, tt.fp)
+		id, state, ok, err := ledger.FindRelease(t.Context(), db, tt.fp)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !ok || state != "published" { // drawn-only releases are never returned; pending ones are not published
+			id, ok = "", false
+		}
 		if id != tt.wantID || ok != tt.wantOK {
-			t.Errorf("FindPublished(%s) = %q, %v; want %q, %v", tt.fp, id, ok, tt.wantID, tt.wantOK)
+			t.Errorf("FindRelease(%s) = %q, %v; want a published %q, %v", tt.fp, id, ok, tt.wantID, tt.wantOK)
 		}
 	}
 }
