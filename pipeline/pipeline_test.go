@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outcomes/outcomes/fixtures"
 	"github.com/outcomes/outcomes/pipeline"
@@ -510,6 +511,25 @@ func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
 	}
 	if n := sessionsInWarehouse(t, cfg); n != int64(truth.AttendanceRows-1) {
 		t.Errorf("after a re-sent file: %d sessions, want %d", n, truth.AttendanceRows-1)
+	}
+
+	// The same size, another mark: the modification time has moved, so the
+	// file is hashed and read again (the stat cache only spares unchanged files).
+	b, _ = os.ReadFile(newer)
+	edited := strings.Replace(string(b), ",AM,/\n", ",AM,L\n", 1)
+	if edited == string(b) {
+		t.Fatal("no mark to edit")
+	}
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(newer, []byte(edited), 0o600)
+	fourth := run(t, runner)
+	for _, in := range fourth.Inputs {
+		if in.Path == newer && !in.Ingested {
+			t.Error("a same-size edit was not read")
+		}
+		if in.Path == older && in.Ingested {
+			t.Error("the unchanged older file was read again")
+		}
 	}
 
 	// Dropped from the configuration: its rows go.

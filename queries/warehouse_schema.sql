@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS input_files (
     rows_duplicate   BIGINT NOT NULL,
     quarantined_by_reason VARCHAR NOT NULL, -- JSON object: reason -> rows
     run_id      VARCHAR NOT NULL,   -- the run that read it
-    roster_sha256 VARCHAR NOT NULL  -- the roster it was checked against
+    roster_sha256 VARCHAR NOT NULL, -- the roster it was checked against
+    size_bytes  BIGINT NOT NULL,    -- with mtime_ns, a stat cache: an attendance
+    mtime_ns    BIGINT NOT NULL     -- file with both unchanged keeps its hash (as git does)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from
