@@ -26,14 +26,14 @@
 -- Keys leave as integers, the positions in the configured lists: school_idx
 -- (-1 for the trust), term_idx, and programme_idx (-1 for all pupils).
 WITH per_school AS (
-    SELECT s.pupil_key, sc.idx AS school_idx, t.idx AS term_idx, t.max_sessions,
+    SELECT s.pupil_key, sc.idx AS school_idx, t.term_idx, t.max_sessions,
            count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) AS possible,
            count(*) FILTER (WHERE s.category = 'AUTH')   AS authorised,
            count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised
     FROM sessions s
     JOIN cfg_schools sc ON sc.urn = s.school_urn
-    JOIN cfg_terms t ON s.session_date BETWEEN t.start_date AND t.end_date
-    GROUP BY s.pupil_key, sc.idx, t.idx, t.max_sessions
+    JOIN cfg_dates t USING (session_date)
+    GROUP BY s.pupil_key, sc.idx, t.term_idx, t.max_sessions
     HAVING count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) > 0
 ),
 school_level AS (

@@ -37,12 +37,12 @@ typed AS (
     LEFT JOIN cfg_codes k ON k.code = c.mark
     LEFT JOIN cfg_schools sc ON sc.urn = c.school_urn
 ),
--- Terms never overlap (the configuration checks), so this range join finds
--- at most one term per row.
+-- cfg_dates lists every date of every term (terms never overlap), so each
+-- mark finds its term by a hash join on the date.
 termed AS (
     SELECT ty.*, t.term_id
     FROM typed ty
-    LEFT JOIN cfg_terms t ON ty.session_date BETWEEN t.start_date AND t.end_date
+    LEFT JOIN cfg_dates t USING (session_date)
 ),
 reasoned AS (
     SELECT *,
