@@ -227,11 +227,15 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	if id, state, ok, err := ledger.FindRelease(ctx, ldb, fingerprint); err != nil {
 		return nil, err
 	} else if ok && state == "pending" {
-		if _, verr := publish.Verify(publish.PendingDir(c.Path(c.Run.OutputDir), id)); verr == nil {
-			res.ReleaseID, res.ReleaseDir, res.Pending = id, publish.PendingDir(c.Path(c.Run.OutputDir), id), true
-			outcome = "pending"
-			log.Info("inputs and configuration unchanged: the final release drawn for them still awaits approval; no new noise", LogRelease, id)
-			return res, nil
+		// Waiting in pending/, or moved into releases/ by an approval that
+		// has not finished: either way its noise exists and is not redrawn.
+		for _, dir := range []string{publish.PendingDir(c.Path(c.Run.OutputDir), id), filepath.Join(c.Path(c.Run.OutputDir), "releases", id)} {
+			if _, verr := publish.Verify(dir); verr == nil {
+				res.ReleaseID, res.ReleaseDir, res.Pending = id, dir, true
+				outcome = "pending"
+				log.Info("inputs and configuration unchanged: the final release drawn for them still awaits approval; no new noise", LogRelease, id)
+				return res, nil
+			}
 		}
 		log.Warn("the pending final release for these inputs is missing or damaged; a new one will spend budget", LogRelease, id)
 	} else if ok {

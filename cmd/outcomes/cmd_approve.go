@@ -51,6 +51,13 @@ func cmdApprove(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	dir := publish.PendingDir(outputDir, filepath.Base(id))
 	m, err := publish.Verify(dir)
 	if err != nil {
+		// An earlier approval may have moved it into releases/ and then failed.
+		moved := filepath.Join(outputDir, "releases", filepath.Base(id))
+		if mm, merr := publish.Verify(moved); merr == nil && mm.Kind == "final" {
+			m, dir, err = mm, moved, nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("no complete pending release %s in %s: %w", id, filepath.Dir(dir), err)
 	}
 	if err := printReview(stdout, dir, m); err != nil {
@@ -78,15 +85,20 @@ func cmdApprove(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err := ledger.RecordApproval(ctx, ldb, m.ReleaseID, *by, at); err != nil {
 		return err
 	}
-	final, err := publish.Approve(outputDir, m.ReleaseID, publish.Approval{By: *by, At: at})
+	// A retry finishes the first approval, under its approver's name.
+	approval, err := ledger.ApprovalOf(ctx, ldb, m.ReleaseID)
+	if err != nil {
+		return err
+	}
+	final, err := publish.Approve(outputDir, m.ReleaseID, publish.Approval{By: approval.By, At: approval.At})
 	if err != nil {
 		return fmt.Errorf("approval recorded but publication failed (run approve again): %w", err)
 	}
 	if err := ledger.MarkPublished(ctx, ldb, m.ReleaseID); err != nil {
 		return err
 	}
-	log.Info("final release approved and published", pipeline.LogRelease, m.ReleaseID, "approved_by", *by)
-	fmt.Fprintf(stdout, "\nApproved by %s. Final release %s is published:\n%s\n", *by, m.ReleaseID, final)
+	log.Info("final release approved and published", pipeline.LogRelease, m.ReleaseID, "approved_by", approval.By)
+	fmt.Fprintf(stdout, "\nApproved by %s. Final release %s is published:\n%s\n", approval.By, m.ReleaseID, final)
 	return nil
 }
 

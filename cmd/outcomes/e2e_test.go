@@ -1122,3 +1122,35 @@ func TestReportRendersInABrowser(t *testing.T) {
 	}
 	t.Logf("screenshot saved to %s", shot)
 }
+
+// TestApproveResumesAfterTheMove: an approval that moved the release into
+// releases/ but could not point latest at it is finished by approving again
+// (under the first approver's name), and meanwhile a final run on the same
+// inputs draws no new noise.
+func TestApproveResumesAfterTheMove(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	mustRun(t, "run", "--config", cfgPath, "--final")
+	pending, _ := os.ReadDir(filepath.Join(dir, "out", "pending"))
+	id := pending[0].Name()
+	blocker := filepath.Join(dir, "out", "latest.new", "x")
+	os.MkdirAll(blocker, 0o755)
+	if code, _, _ := outcomes(t, "approve", id, "--by", "First Approver", "--config", cfgPath, "--yes"); code == 0 {
+		t.Fatal("approve succeeded although latest could not be moved")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "releases", id)); err != nil {
+		t.Fatalf("the release was not moved before the failure: %v", err)
+	}
+	out, _ := mustRun(t, "run", "--config", cfgPath, "--final")
+	if !strings.Contains(out, id) || !strings.Contains(out, "waits for approval") {
+		t.Errorf("a final run during the failed approval drew again:\n%s", out)
+	}
+	os.RemoveAll(filepath.Join(dir, "out", "latest.new"))
+	mustRun(t, "approve", id, "--by", "Second Approver", "--config", cfgPath, "--yes")
+	m, err := publish.Verify(filepath.Join(dir, "out", "final"))
+	if err != nil || m.ReleaseID != id || m.Approval == nil || m.Approval.By != "First Approver" {
+		t.Fatalf("after resuming: %v, %+v", err, m.Approval)
+	}
+	if n := ledgerRows(t, dir); n != 1 {
+		t.Errorf("ledger has %d releases, want the one final release", n)
+	}
+}

@@ -191,3 +191,19 @@ func Scopes(ctx context.Context, db *sql.DB) ([]Scope, error) {
 	}
 	return out, rows.Err()
 }
+
+// Approval is who approved a release, and when.
+type Approval struct {
+	By string
+	At time.Time
+}
+
+// ApprovalOf returns the recorded approval of a release.
+func ApprovalOf(ctx context.Context, db *sql.DB, releaseID string) (Approval, error) {
+	var a Approval
+	err := db.QueryRowContext(ctx, "SELECT approved_by, approved_at FROM approvals WHERE release_id = ?", releaseID).Scan(&a.By, &a.At)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("ledger: release %s has no approval recorded", releaseID)
+	}
+	return a, err
+}

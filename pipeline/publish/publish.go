@@ -182,7 +182,7 @@ func Approve(outputDir, id string, approval Approval) (string, error) {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		// An earlier attempt moved the release but failed to point the links
 		// at it: finish that attempt.
-		if m, verr := Verify(final); verr == nil && m.Approval != nil {
+		if m, verr := Verify(final); verr == nil && m.Approval != nil && m.Kind == "final" {
 			if err := PointLatest(outputDir, id); err != nil {
 				return final, err
 			}
