@@ -532,6 +532,21 @@ func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
 		}
 	}
 
+	// The same size and the modification time set back (touch -r): the
+	// change time still moves, so the edit is read.
+	info, _ := os.Stat(newer)
+	b, _ = os.ReadFile(newer)
+	edited = strings.Replace(string(b), ",AM,L\n", ",AM,/\n", 1)
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(newer, []byte(edited), 0o600)
+	os.Chtimes(newer, info.ModTime(), info.ModTime())
+	fifth := run(t, runner)
+	for _, in := range fifth.Inputs {
+		if in.Path == newer && !in.Ingested {
+			t.Error("a same-size edit with its modification time set back was not read")
+		}
+	}
+
 	// Dropped from the configuration: its rows go.
 	cfg.Inputs.Attendance = []string{older}
 	run(t, runner)

@@ -37,8 +37,10 @@ CREATE TABLE IF NOT EXISTS input_files (
     quarantined_by_reason VARCHAR NOT NULL, -- JSON object: reason -> rows
     run_id      VARCHAR NOT NULL,   -- the run that read it
     roster_sha256 VARCHAR NOT NULL, -- the roster it was checked against
-    size_bytes  BIGINT NOT NULL,    -- with mtime_ns, a stat cache: an attendance
-    mtime_ns    BIGINT NOT NULL     -- file with both unchanged keeps its hash (as git does)
+    size_bytes  BIGINT NOT NULL,    -- size, mtime, ctime and inode: a stat cache. An
+    mtime_ns    BIGINT NOT NULL,    -- attendance file with all four unchanged keeps its
+    ctime_ns    BIGINT NOT NULL,    -- hash (as git does); ctime cannot be set back by a
+    inode       BIGINT NOT NULL     -- user, and a copied file has a new inode
 );
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -61,9 +62,26 @@ type Stats struct {
 	FileID int `json:"-"`
 	// rosterSHA256 is the roster the file's rows were checked against.
 	rosterSHA256 string
-	// size and mtime let a nightly run trust the stored hash of a large file
-	// whose size and modification time (to the nanosecond) are unchanged.
-	size, mtime int64
+	// stat lets a nightly run trust the stored hash of a large file whose
+	// size, modification and change times and inode are all unchanged.
+	stat fileStat
+}
+
+// fileStat is what the stat cache compares. ctime is set by the kernel on any
+// change, including `touch -r`, and a file copied into place has a new inode.
+type fileStat struct{ size, mtime, ctime, inode int64 }
+
+func statFile(path string) (fileStat, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fileStat{}, err
+	}
+	st := fileStat{size: info.Size(), mtime: info.ModTime().UnixNano()}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		st.ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+		st.inode = int64(sys.Ino)
+	}
+	return st, nil
 }
 
 // Linkage summarises how participation records linked to roster pupils. It
@@ -188,7 +206,7 @@ type storedFile struct {
 // storedFiles reads input_files, keyed by source and path.
 func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, int, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT file_id, source, path, sha256, rows_read, rows_loaded, rows_quarantined,
-		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns FROM input_files`)
+		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns, ctime_ns, inode FROM input_files`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input_files: %w", err)
 	}
@@ -199,7 +217,8 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 		var f storedFile
 		var reasons string
 		if err := rows.Scan(&f.id, &f.stats.Source, &f.stats.Path, &f.stats.SHA256, &f.stats.RowsRead, &f.stats.RowsLoaded,
-			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons, &f.stats.rosterSHA256, &f.stats.size, &f.stats.mtime); err != nil {
+			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons, &f.stats.rosterSHA256,
+			&f.stats.stat.size, &f.stats.stat.mtime, &f.stats.stat.ctime, &f.stats.stat.inode); err != nil {
 			return nil, 0, err
 		}
 		f.stats.QuarantinedByReason = map[string]int64{}
@@ -263,13 +282,12 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		key := string(f.Source) + "\x00" + f.Path
 		configured[key] = true
 		prev, known := stored[key]
-		info, err := os.Stat(f.Path)
+		st, err := statFile(f.Path)
 		if err != nil {
 			return nil, fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 		}
-		size, mtime := info.Size(), info.ModTime().UnixNano()
 		sum := prev.stats.SHA256
-		if !known || f.Source != schemas.SourceAttendance || prev.stats.size != size || prev.stats.mtime != mtime {
+		if !known || f.Source != schemas.SourceAttendance || prev.stats.stat != st || st.inode == 0 {
 			if sum, err = fileSHA256(f.Path); err != nil {
 				return nil, err
 			}
@@ -293,7 +311,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 			}
 		}
 		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id,
-			rosterSHA256: rosterSHA, size: size, mtime: mtime}
+			rosterSHA256: rosterSHA, stat: st}
 		if err := stage(ctx, conn, f, id); err != nil {
 			return nil, err
 		}
@@ -372,8 +390,9 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
-			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID, s.rosterSHA256, s.size, s.mtime); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
+			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID, s.rosterSHA256,
+			s.stat.size, s.stat.mtime, s.stat.ctime, s.stat.inode); err != nil {
 			return fmt.Errorf("record input files: %w", err)
 		}
 	}

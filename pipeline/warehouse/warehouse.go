@@ -82,7 +82,7 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 }
 
 // SchemaVersion is the warehouse layout this code reads and writes.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // checkVersion stamps a new warehouse with SchemaVersion and refuses one made
 // by other code: the warehouse holds the privacy ledger, so it is never
