@@ -701,3 +701,25 @@ func TestKeyRotationKeepsTheLedger(t *testing.T) {
 		t.Errorf("after the rotation the ledger shows %v over %d releases, want both releases", eps, n)
 	}
 }
+
+// TestLeaversKeepTheirMarksWhenAFileIsReread: a pupil who has left the
+// roster keeps the marks already loaded even when their attendance file is
+// read again, so published numbers do not depend on what was re-read.
+func TestLeaversKeepTheirMarksWhenAFileIsReread(t *testing.T) {
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 32})
+	run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	roster := cfg.Path(cfg.Inputs.Roster)
+	full, _ := os.ReadFile(roster)
+	lines := strings.SplitAfterN(string(full), "\n", 3)
+	os.WriteFile(roster, []byte(lines[0]+lines[2]), 0o600) // the first pupil leaves
+	att := cfg.Path(cfg.Inputs.Attendance[0])
+	b, _ := os.ReadFile(att)
+	os.WriteFile(att, append(b, []byte(strings.SplitN(string(b), "\n", 3)[1]+"\n")...), 0o600) // the file is re-sent
+	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	if !res.Inputs[1].Ingested || res.Inputs[1].QuarantinedByReason["pupil_not_on_roster"] != 0 {
+		t.Errorf("re-read file: %+v, want read with no marks refused for the pupil who left", res.Inputs[1])
+	}
+	if n := sessionsInWarehouse(t, cfg); n != int64(truth.AttendanceRows) {
+		t.Errorf("%d sessions, want all %d: the leaver's marks must stay", n, truth.AttendanceRows)
+	}
+}

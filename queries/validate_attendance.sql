@@ -13,10 +13,12 @@
 CREATE OR REPLACE TEMP TABLE checked_attendance AS
 WITH upn_keys AS (
     -- A few thousand distinct UPNs: resolve each to its pupil once, then join
-    -- the millions of marks to this small table.
-    SELECT u.raw, u.status, p.pupil_key
+    -- the millions of marks to this small table. A pupil who has left keeps
+    -- the key an earlier roster gave them (pupil_keys): their marks still count.
+    SELECT u.raw, u.status, coalesce(p.pupil_key, k.pupil_key) AS pupil_key
     FROM upn_tokens u
     LEFT JOIN staged_pupils p ON p.upn_token = u.token
+    LEFT JOIN pupil_keys k ON k.upn_token = u.token
 ),
 cleaned AS (
     SELECT r.file, r.file_id, r.line,

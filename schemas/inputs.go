@@ -85,7 +85,7 @@ var QuarantineReasons = []QuarantineReason{
 	{"date_outside_terms", "session_date", "The session date falls in none of the configured terms."},
 	{"invalid_session", "session", "The session is not AM or PM."},
 	{"unknown_mark", "mark", "The mark is not a DfE attendance code valid from 2024/25."},
-	{"pupil_not_on_roster", "upn", "The UPN is valid but no pupil on the roster has it."},
+	{"pupil_not_on_roster", "upn", "The UPN is valid but no pupil on this roster (or an earlier one) has it."},
 	{"conflicting_mark", "mark", "Another mark for the same pupil and session was kept by the best-mark rule (present > approved activity > authorised > unauthorised > not possible)."},
 	{"unknown_programme", "programme", "The programme is not one of the programmes in the configuration."},
 	{"invalid_event", "event", "The event is not referral, session or completed."},
