@@ -457,6 +457,14 @@ func (c *Config) validate() error {
 		if t.end.IsZero() {
 			bad(key+".end", fmt.Sprintf("%q", t.End), "must be a date as YYYY-MM-DD")
 		}
+		if y := yearStart(t.AcademicYear); y > 0 && !t.start.IsZero() && !t.end.IsZero() {
+			// The label names the budget scope, so the dates must lie in it:
+			// 1 August of the first year to 31 July of the next.
+			from, to := time.Date(y, 8, 1, 0, 0, 0, 0, time.UTC), time.Date(y+1, 7, 31, 0, 0, 0, 0, time.UTC)
+			if t.start.Before(from) || t.end.After(to) {
+				bad(key, t.Start+" to "+t.End, fmt.Sprintf("lies outside academic year %s (%s to %s)", t.AcademicYear, from.Format(time.DateOnly), to.Format(time.DateOnly)))
+			}
+		}
 		if !t.start.IsZero() && !t.end.IsZero() && t.end.Before(t.start) {
 			bad(key+".end", t.End, "is before the term's start "+t.Start)
 		}
@@ -542,6 +550,19 @@ func (c *Config) validate() error {
 		bad("duckdb.threads", c.DuckDB.Threads, "must be at least 1")
 	}
 	return errors.Join(errs...)
+}
+
+// yearStart is the first calendar year of an academic year label (2024 for
+// 202425), or 0 for a malformed label.
+func yearStart(label string) int {
+	if !sixDigits.MatchString(label) || !consecutiveYears(label) {
+		return 0
+	}
+	y := 0
+	for _, c := range label[:4] {
+		y = y*10 + int(c-'0')
+	}
+	return y
 }
 
 func consecutiveYears(label string) bool {

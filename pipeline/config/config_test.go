@@ -145,12 +145,17 @@ func TestLoadComputesSchoolDaysFromWeekdays(t *testing.T) {
 		{"2024-09-02", "2024-09-02", 1},  // one Monday
 		{"2024-09-06", "2024-09-09", 2},  // Fri, Sat, Sun, Mon
 		{"2025-01-06", "2025-04-04", 65}, // Mon to Fri across February
-		{"2024-02-26", "2024-03-01", 5},  // leap day inside
+		{"2024-02-26", "2024-03-01", 5},  // leap day inside (academic year 202324)
 	}
 	for _, tt := range tests {
+		year := "202425"
+		if tt.start < "2024-08-01" {
+			year = "202324"
+		}
 		text := edited(t, minimal,
 			edit{`start = "2024-09-02"`, `start = "` + tt.start + `"`},
-			edit{`end = "2024-12-20"`, `end = "` + tt.end + `"`})
+			edit{`end = "2024-12-20"`, `end = "` + tt.end + `"`},
+			edit{`academic_year = "202425"`, `academic_year = "` + year + `"`})
 		c := mustLoad(t, text)
 		if got := c.Terms[0].SchoolDays; got != tt.want {
 			t.Errorf("%s..%s: school_days = %d, want %d", tt.start, tt.end, got, tt.want)
@@ -359,7 +364,8 @@ func TestLoadValidates(t *testing.T) {
 			[]string{`terms[1].academic_year = "2024-25"`}},
 		{"academic year short", []edit{{"academic_year = \"202425\"\nstart = \"2025-01-06\"", "academic_year = \"2425\"\nstart = \"2025-01-06\""}},
 			[]string{`terms[1].academic_year = "2425"`}},
-		{"academic year over a century", []edit{{"academic_year = \"202425\"\nstart = \"2025-01-06\"", "academic_year = \"209900\"\nstart = \"2025-01-06\""}}, nil},
+		{"academic year over a century", []edit{{"academic_year = \"202425\"\nstart = \"2025-01-06\"", "academic_year = \"209900\"\nstart = \"2025-01-06\""}}, []string{"terms[1] = 2025-01-06 to 2025-04-04"}},
+		{"term outside its academic year", []edit{{"academic_year = \"202425\"\nstart = \"2025-01-06\"", "academic_year = \"202526\"\nstart = \"2025-01-06\""}}, []string{"terms[1] = 2025-01-06 to 2025-04-04"}},
 		{"start not a date", []edit{{`start = "2025-01-06"`, `start = "06/01/2025"`}}, []string{`terms[1].start = "06/01/2025"`}},
 		{"end not a date", []edit{{`end = "2025-04-04"`, `end = "2025-04-31"`}}, []string{`terms[1].end = "2025-04-31"`}},
 		{"start without leading zeros", []edit{{`start = "2025-01-06"`, `start = "2025-1-6"`}}, []string{`terms[1].start = "2025-1-6"`}},
