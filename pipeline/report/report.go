@@ -170,8 +170,9 @@ func Render(m *publish.Manifest, rows []schemas.AttendanceRow) ([]byte, error) {
 
 // change is (participants' last - first) - (others' last - first), with an
 // interval from the four published intervals combined as independent
-// (normal approximation, half-widths in quadrature). Descriptive only: the
-// groups are not matched.
+// (normal approximation, half-widths in quadrature). That is approximate:
+// Others is Total minus Participants, so their noises are correlated; the
+// report says so. Descriptive only: the groups are not matched.
 func change(terms []TermRates) Estimate {
 	if len(terms) < 2 {
 		return Estimate{}

@@ -36,8 +36,9 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <h2 id="headlines">Headlines</h2>
 <p>For each programme: how the attendance rate of pupils who took part changed between the first and the last
 term in this release, compared with the change for the other pupils of the trust. A positive number means
-participants' attendance rose by more than other pupils'. The range is a 95% interval for the noise added to
-protect privacy.</p>
+participants' attendance rose by more than other pupils'. The range is an approximate 95% interval for the
+noise added to protect privacy: it combines the four published intervals as if their noise were independent,
+which it is only in part (the other pupils' figures are all pupils' minus participants').</p>
 <table>
 <caption class="meta">Change in attendance rate, participants minus other pupils, percentage points</caption>
 <thead><tr><th scope="col">Programme</th><th scope="col">Change, points</th><th scope="col">95% interval</th></tr></thead>

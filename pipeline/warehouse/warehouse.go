@@ -97,7 +97,7 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 			return err
 		}
 		if used > 0 {
-			return fmt.Errorf("it was made by an earlier version of this program; move it aside and run again to rebuild it from the extracts")
+			return fmt.Errorf("it was made by an earlier development version of this program, which kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope")
 		}
 		_, err = db.ExecContext(ctx, "INSERT INTO schema_version VALUES (?)", SchemaVersion)
 		return err
