@@ -105,6 +105,9 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
+	if v < 6 { // before version 6 the privacy ledger was a table in this file
+		return fmt.Errorf("its layout is version %d, from a development version that kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope", v)
+	}
 	if v != SchemaVersion {
 		return fmt.Errorf("its layout is version %d, this program's is %d; move it aside and run again to rebuild it from the extracts (the privacy ledger is in ledger.duckdb and stays), or use the matching program version", v, SchemaVersion)
 	}
