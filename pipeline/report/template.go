@@ -29,7 +29,7 @@ var pageTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <body>
 <header>
 <h1>Attendance and health programmes</h1>
-<p class="meta">{{.TrustName}} · {{.Manifest.Kind}} release <code>{{.Manifest.ReleaseID}}</code> · drawn {{.Manifest.CreatedAt.Format "2 January 2006"}}{{with .Manifest.Approval}} · approved by {{.By}} on {{.At.Format "2 January 2006"}}{{end}}</p>
+<p class="meta">{{.TrustName}} · {{.Manifest.Kind}} release <code>{{.Manifest.ReleaseID}}</code> · drawn {{.Manifest.CreatedAt.Format "2 January 2006"}}{{with .Manifest.Approval}} · approved by {{.By}} on {{.At.Format "2 January 2006"}}{{else}}{{if eq .Manifest.Kind "final"}} · published only once approved: the approver is recorded in manifest.json{{end}}{{end}}</p>
 </header>
 <main>
 <section aria-labelledby="headlines">
