@@ -1,0 +1,161 @@
+package linkage
+
+import (
+	"testing"
+)
+
+func TestNormaliseName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Olivia", "olivia"},
+		{"  OLIVIA ", "olivia"},
+		{"Anne-Marie", "annemarie"},
+		{"Anne Marie", "annemarie"},
+		{"O'Brien", "obrien"},
+		{"O’Brien", "obrien"}, // typographic apostrophe, as Word and Excel write it
+		{"Smith-Jones", "smithjones"},
+		{"Zoë", "zoe"},
+		{"Siân", "sian"},
+		{"Ciarán", "ciaran"},
+		{"Chloé", "chloe"},
+		{"St. John", "stjohn"},
+		{"", ""},
+		{"---", ""},
+	} {
+		if got := NormaliseName(tc.in); got != tc.want {
+			t.Errorf("NormaliseName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNormalisePostcode(t *testing.T) {
+	for _, tc := range []struct{ in, want, district string }{
+		{"S1 2AB", "S12AB", "S1"},
+		{"s10 5dd", "S105DD", "S10"},
+		{"SW1A 1AA", "SW1A1AA", "SW1A"},
+		{" s11  8yz ", "S118YZ", "S11"},
+		{"S1", "", ""},
+		{"NOT A POSTCODE AT ALL", "", ""},
+		{"", "", ""},
+	} {
+		got := NormalisePostcode(tc.in)
+		if got != tc.want || PostcodeDistrict(got) != tc.district {
+			t.Errorf("NormalisePostcode(%q) = %q district %q, want %q district %q", tc.in, got, PostcodeDistrict(got), tc.want, tc.district)
+		}
+	}
+}
+
+func TestNormaliseDate(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"2015-04-03", "2015-04-03"},
+		{"03/04/2015", "2015-04-03"}, // UK day first, never US month first
+		{"3/4/2015", "2015-04-03"},
+		{"03-04-2015", "2015-04-03"},
+		{"20150403", "2015-04-03"},
+		{"2015-02-30", ""}, // not a real date: no key, never a guess
+		{"30/02/2015", ""},
+		{"04/13/2015", ""}, // a US date is impossible as a UK one
+		{"yesterday", ""},
+		{"", ""},
+	} {
+		if got := NormaliseDate(tc.in); got != tc.want {
+			t.Errorf("NormaliseDate(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNormaliseSex(t *testing.T) {
+	for in, want := range map[string]string{"F": "F", "f": "F", "Female": "F", "M": "M", " male ": "M", "U": "", "X": "", "": ""} {
+		if got := NormaliseSex(in); got != want {
+			t.Errorf("NormaliseSex(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// keyOf returns the value of key k among d's keys.
+func keyOf(t *testing.T, d Demographics, k Key) string {
+	t.Helper()
+	for i, dk := range DemographicKeys {
+		if dk == k {
+			return d.Keys()[i]
+		}
+	}
+	t.Fatalf("%s is not a demographic key", k)
+	return ""
+}
+
+// TestKeysTolerateNoise shows which keys survive each kind of noise partner
+// records carry, and that the stricter keys do not: the cascade relies on
+// both halves.
+func TestKeysTolerateNoise(t *testing.T) {
+	school := Demographics{Forename: "Alfie", Surname: "Smith-Jones", DateOfBirth: "2014-03-07", Postcode: "S10 5DD", Sex: "M"}
+	for _, tc := range []struct {
+		name    string
+		partner Demographics
+		same    []Key // keys that must equal the school's
+		differ  []Key // keys that must not
+	}{
+		{"identical but formatted differently",
+			Demographics{"ALFIE", "smith jones", "07/03/2014", "s105dd", "Male"},
+			DemographicKeys, nil},
+		{"forename and surname swapped",
+			Demographics{"Smith-Jones", "Alfie", "2014-03-07", "S10 5DD", "M"},
+			[]Key{NamesDOBPostcode, NamesDOB, PhoneticDOBSex}, []Key{InitialDOBDistrict, ForenameDOBPostcode}},
+		{"nickname for the formal name",
+			Demographics{"Alfred", "Smith-Jones", "2014-03-07", "S10 5DD", "M"},
+			[]Key{NamesDOBPostcode, InitialDOBDistrict, NamesDOB, ForenameDOBPostcode}, []Key{PhoneticDOBSex}},
+		{"moved house in the same district",
+			Demographics{"Alfie", "Smith-Jones", "2014-03-07", "S10 9QQ", "M"},
+			[]Key{InitialDOBDistrict, NamesDOB, PhoneticDOBSex}, []Key{NamesDOBPostcode, ForenameDOBPostcode}},
+		{"moved to another district",
+			Demographics{"Alfie", "Smith-Jones", "2014-03-07", "S2 4AB", "M"},
+			[]Key{NamesDOB, PhoneticDOBSex}, []Key{NamesDOBPostcode, InitialDOBDistrict, ForenameDOBPostcode}},
+		{"typo in the forename",
+			Demographics{"Alfei", "Smith-Jones", "2014-03-07", "S10 5DD", "M"},
+			[]Key{InitialDOBDistrict, PhoneticDOBSex}, []Key{NamesDOBPostcode, NamesDOB, ForenameDOBPostcode}},
+		{"surname changed",
+			Demographics{"Alfie", "Patel", "2014-03-07", "S10 5DD", "M"},
+			[]Key{ForenameDOBPostcode}, []Key{NamesDOBPostcode, InitialDOBDistrict, NamesDOB, PhoneticDOBSex}},
+		{"twin: same surname, birthday and home, other forename",
+			Demographics{"Oscar", "Smith-Jones", "2014-03-07", "S10 5DD", "M"},
+			nil, DemographicKeys},
+		{"date of birth a day out",
+			Demographics{"Alfie", "Smith-Jones", "2014-03-08", "S10 5DD", "M"},
+			nil, DemographicKeys},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range tc.same {
+				if a, b := keyOf(t, school, k), keyOf(t, tc.partner, k); a != b || a == "" {
+					t.Errorf("%s: school %q, partner %q: want equal and non-empty", k, a, b)
+				}
+			}
+			for _, k := range tc.differ {
+				if a, b := keyOf(t, school, k), keyOf(t, tc.partner, k); a == b {
+					t.Errorf("%s: both %q: want different", k, a)
+				}
+			}
+		})
+	}
+}
+
+func TestKeysNeedEveryField(t *testing.T) {
+	full := Demographics{Forename: "Isla", Surname: "Patel", DateOfBirth: "2012-11-30", Postcode: "S1 2AB", Sex: "F"}
+	for i, k := range DemographicKeys {
+		if full.Keys()[i] == "" {
+			t.Errorf("%s is empty for a complete record", k)
+		}
+	}
+	noDOB := full
+	noDOB.DateOfBirth = "31/11/2012" // 31 November does not exist
+	for i, k := range DemographicKeys {
+		if v := noDOB.Keys()[i]; v != "" {
+			t.Errorf("%s = %q without a readable date of birth, want empty", k, v)
+		}
+	}
+	noSex := full
+	noSex.Sex = "U"
+	for i, k := range DemographicKeys {
+		if empty := noSex.Keys()[i] == ""; empty != (k == PhoneticDOBSex) {
+			t.Errorf("%s empty = %v with sex unknown", k, empty)
+		}
+	}
+}
