@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 DEMO     := demo
 BIN      := bin/outcomes
 
-.PHONY: all build test test-short demo vet fmt bench clean
+.PHONY: all build test test-short demo vet fmt bench clean linkage-eval
 
 all: build
 
@@ -49,3 +49,10 @@ fmt:
 
 clean:
 	rm -rf bin $(DEMO)
+
+# Linkage precision and recall on freshly generated fixtures of one seed:
+# make linkage-eval SEED=7 [SCHOOLS=20]
+SEED     ?= 1
+SCHOOLS  ?= 6
+linkage-eval:
+	$(GO) test -tags $(TAGS) -count=1 -run '^TestLinkageQuality$$' -v ./pipeline/ingest -args -linkage-seed=$(SEED) -linkage-schools=$(SCHOOLS) | grep -E 'linkage|linked by|PASS|FAIL'

@@ -81,9 +81,10 @@ func index(rows []schemas.AttendanceRow) map[rowKey]schemas.AttendanceRow {
 // TestRunMatchesTruthWithoutNoise runs the whole pipeline with a mechanism
 // that adds no noise: every published number must equal the fixtures' truth,
 // computed independently by the generator. This checks the SQL definitions,
-// linkage, bounding bookkeeping and post-processing end to end.
+// linkage (of clean partner records: TestLinkageQuality scores noisy ones),
+// bounding bookkeeping and post-processing end to end.
 func TestRunMatchesTruthWithoutNoise(t *testing.T) {
-	cfg, truth := newTrust(t, fixtures.Options{Seed: 7})
+	cfg, truth := newTrust(t, fixtures.Options{Seed: 7, CleanPartnerRecords: true})
 	exact(cfg)
 	res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()})
 	rows := index(res.Rows)
@@ -177,7 +178,7 @@ func TestAbsurdPupilMovesNoCellPastItsBounds(t *testing.T) {
 	var events []string
 	for _, p := range cfg.Programmes {
 		for i := 0; i < 30; i++ {
-			events = append(events, fmt.Sprintf("%s,%s,%s,2024-10-%02d,session,Y", p.ID, absurdNHS, absurdUPN, 1+i))
+			events = append(events, fmt.Sprintf("%s,%s,%s,Absurd,Pupil,2015-01-01,S1 1AA,M,2024-10-%02d,session,Y", p.ID, absurdNHS, absurdUPN, 1+i))
 		}
 	}
 	appendLines(t, cfg.Path(cfg.Inputs.Participation[0]), events)

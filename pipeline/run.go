@@ -208,7 +208,17 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		log.Info("ingested", LogStage, "ingest", LogSource, s.Source, "file", filepath.Base(s.Path),
 			LogRows, s.RowsRead, "loaded", s.RowsLoaded, "quarantined", s.RowsQuarantined, "duplicate", s.RowsDuplicate)
 	}
+	for _, l := range loaded.Linkage {
+		log.Info("linked", LogStage, "linkage", "programme", l.Programme, "records", l.Records, "linked", l.Linked,
+			"pupils", l.Pupils, "ambiguous", l.Ambiguous, "conflicting", l.Conflicting, "unmatched", l.Unmatched)
+	}
 	if err := writeJSON(filepath.Join(runDir, "summary.json"), map[string]any{"run_id": runID, "inputs": loaded.Stats, "linkage": loaded.Linkage}); err != nil {
+		return nil, err
+	}
+	// The linkage report on its own, for the data lead: exact counts, so it
+	// stays in the private state folder and never goes into a release.
+	if err := writeJSON(filepath.Join(runDir, "linkage.json"), map[string]any{"run_id": runID, "match_keys": schemas.MatchKeys,
+		"programmes": loaded.Linkage}); err != nil {
 		return nil, err
 	}
 	if err := checkRejects(loaded.Stats, c.Run.MaxRejectShare, filepath.Join(runDir, "quarantine")); err != nil {

@@ -1,7 +1,8 @@
--- Participation: every loaded record, linked (pupil_key set) or not. A
--- conflicting link is stored unlinked so it contributes nothing.
+-- Participation: every loaded record, linked (pupil_key set, with the match
+-- key it linked on) or not (conflicting, ambiguous or unmatched records keep
+-- no key and contribute nothing).
 INSERT INTO participation
-SELECT programme, pupil_key, CASE WHEN linked_by = 'conflict' THEN NULL ELSE linked_by END,
+SELECT programme, pupil_key, CASE WHEN pupil_key IS NOT NULL THEN linked_by END,
        event_date, event, attended
 FROM checked_participation
 WHERE outcome = 'loaded';

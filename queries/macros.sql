@@ -13,3 +13,9 @@ CREATE OR REPLACE TEMP MACRO mask_identifiers(x) AS
 -- value is exactly where a mis-mapped name or number would sit.
 CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
     CASE WHEN x IS NULL THEN NULL WHEN ok THEN x ELSE '[not shown: unexpected value]' END;
+
+-- demographics joins a record's name, date of birth, postcode and gender into
+-- one string with the unit separator (which no one can type into a field):
+-- the value tokenise hands to Go, and by which demo_tokens is joined back.
+CREATE OR REPLACE TEMP MACRO demographics(fore, sur, dob, pc, sex) AS
+    concat_ws(chr(31), coalesce(fore, ''), coalesce(sur, ''), coalesce(dob, ''), coalesce(pc, ''), coalesce(sex, ''));

@@ -82,15 +82,13 @@ func setupStaging(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
 		"CREATE OR REPLACE TEMP TABLE upn_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE demo_tokens (raw VARCHAR, tok_names_dob_postcode VARCHAR, tok_initial_dob_district VARCHAR, " +
+			"tok_names_dob VARCHAR, tok_phonetic_dob_sex VARCHAR, tok_forename_dob_postcode VARCHAR)",
 	}
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
-		// As ingest.createRaw: file, line, then every column read from the
-		// file, which leaves out identifiers other than UPN and NHS number.
+		// As ingest.createRaw: file, line, then every column of the contract.
 		cols := []string{"file VARCHAR", "file_id INTEGER", "line BIGINT"}
 		for _, c := range src.Columns() {
-			if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
-				continue
-			}
 			cols = append(cols, c.Name+" VARCHAR")
 		}
 		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE raw_%s (%s)", src, strings.Join(cols, ", ")))

@@ -1,18 +1,26 @@
 -- Participation validation and linkage. Each row gets one outcome: loaded
 -- (linked to a roster pupil or not), duplicate (an exact repeat, collapsed) or
--- quarantined with the first failing check. Linkage tries the NHS number, then
--- the UPN, and accepts a key only where it names exactly one roster pupil; a
--- record whose keys name two different pupils links to nobody. An unlinked
--- record is kept (and counted) but contributes to no published number.
+-- quarantined with the first failing check.
+--
+-- Linkage is a cascade of match keys (schemas.MatchKeys; transforms/linkage
+-- builds and documents them): nhs_number, upn, names_dob_postcode,
+-- initial_dob_district, names_dob, phonetic_dob_sex, forename_dob_postcode.
+-- Each side holds only keyed tokens of the keys. A record links on the first
+-- key, in that order, whose token
+--   * names exactly one pupil on the roster (one that names several is
+--     ambiguous and links nothing);
+--   * is not carried by partner records with two different NHS numbers (two
+--     children on the partner side: ambiguous too);
+--   * for a key built from demographics, does not lead to a pupil whose roster
+--     NHS number or UPN contradicts the record's own.
+-- A record whose NHS number and UPN name two different pupils links to nobody
+-- (conflict). A record that links to nobody is kept and counted (unmatched,
+-- or ambiguous when a key hit more than one child) but contributes to no
+-- published number. Raw files get their tokens from tokenise; tokenised
+-- files (from `outcomes tokens`) carry them, with the partner's identifier
+-- checks in nhs_number_check and upn_check.
 CREATE OR REPLACE TEMP TABLE checked_participation AS
-WITH nhs_unique AS (
-    SELECT nhs_token, any_value(pupil_key) AS pupil_key
-    FROM staged_pupils
-    WHERE nhs_token IS NOT NULL
-    GROUP BY nhs_token
-    HAVING count(*) = 1
-),
-cleaned AS (
+WITH cleaned AS (
     SELECT r.file, r.file_id, r.line,
            nullif(lower(trim(r.programme)), '')  AS programme,
            nullif(trim(r.nhs_number), '')        AS nhs_text,
@@ -20,11 +28,21 @@ cleaned AS (
            nullif(trim(r.event_date), '')        AS date_text,
            nullif(lower(trim(r.event)), '')      AS event,
            nullif(upper(trim(r.attended)), '')   AS attended,
-           n.status AS nhs_status, n.token AS nhs_token,
-           u.status AS upn_status, u.token AS upn_token
+           CASE WHEN nullif(trim(r.nhs_number), '') IS NOT NULL THEN n.status
+                ELSE nullif(lower(trim(r.nhs_number_check)), '') END AS nhs_status,
+           coalesce(n.token, nullif(trim(r.tok_nhs_number), '')) AS nhs_token,
+           CASE WHEN nullif(trim(r.upn), '') IS NOT NULL THEN u.status
+                ELSE nullif(lower(trim(r.upn_check)), '') END AS upn_status,
+           coalesce(u.token, nullif(trim(r.tok_upn), '')) AS upn_token,
+           coalesce(d.tok_names_dob_postcode, nullif(trim(r.tok_names_dob_postcode), '')) AS tok_names_dob_postcode,
+           coalesce(d.tok_initial_dob_district, nullif(trim(r.tok_initial_dob_district), '')) AS tok_initial_dob_district,
+           coalesce(d.tok_names_dob, nullif(trim(r.tok_names_dob), '')) AS tok_names_dob,
+           coalesce(d.tok_phonetic_dob_sex, nullif(trim(r.tok_phonetic_dob_sex), '')) AS tok_phonetic_dob_sex,
+           coalesce(d.tok_forename_dob_postcode, nullif(trim(r.tok_forename_dob_postcode), '')) AS tok_forename_dob_postcode
     FROM raw_participation r
     LEFT JOIN nhs_tokens n ON n.raw = r.nhs_number
     LEFT JOIN upn_tokens u ON u.raw = r.upn
+    LEFT JOIN demo_tokens d ON d.raw = demographics(r.forename, r.surname, r.date_of_birth, r.postcode, r.gender)
 ),
 reasoned AS (
     SELECT *,
@@ -34,9 +52,10 @@ reasoned AS (
                WHEN date_text IS NULL THEN 'missing_value:event_date'
                WHEN event IS NULL THEN 'missing_value:event'
                WHEN attended IS NULL THEN 'missing_value:attended'
-               WHEN nhs_text IS NULL AND upn_text IS NULL THEN 'missing_identifier'
-               WHEN nhs_text IS NOT NULL AND nhs_status <> 'valid' THEN 'invalid_nhs_number'
-               WHEN upn_text IS NOT NULL AND upn_status = 'invalid' THEN 'invalid_upn'
+               WHEN nhs_status IS NULL AND upn_status IS NULL
+                    AND coalesce(tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode) IS NULL THEN 'missing_identifier'
+               WHEN nhs_status IS NOT NULL AND nhs_status <> 'valid' THEN 'invalid_nhs_number'
+               WHEN upn_status IS NOT NULL AND upn_status NOT IN ('permanent', 'temporary') THEN 'invalid_upn'
                WHEN programme NOT IN (SELECT programme_id FROM cfg_programmes) THEN 'unknown_programme'
                WHEN try_strptime(date_text, '%Y-%m-%d') IS NULL THEN 'invalid_date:event_date'
                WHEN event NOT IN ('referral', 'session', 'completed') THEN 'invalid_event'
@@ -44,28 +63,73 @@ reasoned AS (
            END AS failed
     FROM cleaned
 ),
-linked AS (
-    SELECT r.*,
-           nu.pupil_key AS by_nhs,
-           pu.pupil_key AS by_upn
-    FROM reasoned r
-    LEFT JOIN nhs_unique nu ON nu.nhs_token = r.nhs_token
-    LEFT JOIN staged_pupils pu ON pu.upn_token = r.upn_token
-    WHERE r.failed IS NULL
+priorities AS (
+    SELECT * FROM (VALUES ('nhs_number', 1), ('upn', 2), ('names_dob_postcode', 3), ('initial_dob_district', 4), ('names_dob', 5), ('phonetic_dob_sex', 6), ('forename_dob_postcode', 7)) p(key_name, priority)
+),
+-- Each valid record's key tokens, one row per key it has.
+record_keys AS (
+    SELECT k.file_id, k.line, k.key_name, k.token, p.priority
+    FROM (UNPIVOT (SELECT file_id, line, nhs_token AS nhs_number, upn_token AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
+                   FROM reasoned WHERE failed IS NULL)
+          ON nhs_number, upn, names_dob_postcode, initial_dob_district, names_dob, phonetic_dob_sex, forename_dob_postcode INTO NAME key_name VALUE token) k
+    JOIN priorities p USING (key_name)
+),
+-- How many roster pupils each key token names.
+roster_hits AS (
+    SELECT key_name, token, min(pupil_key) AS pupil_key, count(DISTINCT pupil_key) AS pupils
+    FROM (UNPIVOT (SELECT pupil_key, nhs_token AS nhs_number, upn_token AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
+                   FROM staged_pupils)
+          ON nhs_number, upn, names_dob_postcode, initial_dob_district, names_dob, phonetic_dob_sex, forename_dob_postcode INTO NAME key_name VALUE token)
+    GROUP BY key_name, token
+),
+-- Key tokens that partner records with two different NHS numbers share.
+partner_clash AS (
+    SELECT k.key_name, k.token
+    FROM record_keys k
+    JOIN reasoned r USING (file_id, line)
+    WHERE r.nhs_status = 'valid'
+    GROUP BY k.key_name, k.token
+    HAVING count(DISTINCT r.nhs_token) > 1
+),
+candidates AS (
+    SELECT k.file_id, k.line, k.key_name, k.priority, h.pupil_key,
+           h.pupils = 1
+           AND pc.token IS NULL
+           AND (k.priority <= 2 OR (
+                (r.nhs_status IS DISTINCT FROM 'valid' OR p.nhs_token IS NULL OR p.nhs_token = r.nhs_token)
+                AND (r.upn_token IS NULL OR p.upn_token = r.upn_token))) AS usable,
+           h.pupils > 1 OR pc.token IS NOT NULL AS ambiguous
+    FROM record_keys k
+    JOIN roster_hits h ON h.key_name = k.key_name AND h.token = k.token
+    JOIN reasoned r ON r.file_id = k.file_id AND r.line = k.line
+    LEFT JOIN partner_clash pc ON pc.key_name = k.key_name AND pc.token = k.token
+    LEFT JOIN staged_pupils p ON p.pupil_key = h.pupil_key
 ),
 decided AS (
-    SELECT *,
-           CASE WHEN by_nhs IS NOT NULL AND by_upn IS NOT NULL AND by_nhs <> by_upn THEN NULL
-                ELSE coalesce(by_nhs, by_upn) END AS pupil_key,
-           CASE WHEN by_nhs IS NOT NULL AND by_upn IS NOT NULL AND by_nhs <> by_upn THEN 'conflict'
-                WHEN by_nhs IS NOT NULL THEN 'nhs_number'
-                WHEN by_upn IS NOT NULL THEN 'upn' END AS linked_by
-    FROM linked
+    SELECT file_id, line,
+           arg_min(pupil_key, priority) FILTER (WHERE usable) AS best_pupil,
+           arg_min(key_name, priority) FILTER (WHERE usable) AS best_key,
+           max(pupil_key) FILTER (WHERE usable AND key_name = 'nhs_number') AS by_nhs,
+           max(pupil_key) FILTER (WHERE usable AND key_name = 'upn') AS by_upn,
+           bool_or(ambiguous) AS any_ambiguous
+    FROM candidates
+    GROUP BY file_id, line
+),
+linked AS (
+    SELECT r.*,
+           CASE WHEN d.by_nhs <> d.by_upn THEN NULL ELSE d.best_pupil END AS pupil_key,
+           CASE WHEN d.by_nhs <> d.by_upn THEN 'conflict'
+                WHEN d.best_pupil IS NOT NULL THEN d.best_key
+                WHEN d.any_ambiguous THEN 'ambiguous' END AS linked_by
+    FROM reasoned r
+    LEFT JOIN decided d USING (file_id, line)
+    WHERE r.failed IS NULL
 ),
 ranked AS (
     SELECT *, row_number() OVER (
-        PARTITION BY programme, nhs_token, upn_token, event_date, event, attended ORDER BY file, line) AS nth
-    FROM decided
+        PARTITION BY programme, nhs_token, upn_token, tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode, event_date, event, attended
+        ORDER BY file, line) AS nth
+    FROM linked
 )
 SELECT file, file_id, line,
        CASE WHEN nth = 1 THEN 'loaded' ELSE 'duplicate' END AS outcome,

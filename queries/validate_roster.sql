@@ -2,7 +2,8 @@
 --   loaded      a valid pupil (the first valid row of each UPN);
 --   duplicate   an exact repeat of a loaded row, collapsed;
 --   quarantined the first failing check, in the order below.
--- Identifiers arrive only as tokens (upn_tokens, nhs_tokens, made once per
+-- Identifiers arrive only as tokens (upn_tokens, nhs_tokens and the match-key
+-- tokens of name, date of birth and postcode in demo_tokens, made once per
 -- distinct value in Go); an invalid NHS number is dropped (nhs_token NULL)
 -- and counted, since the pupil's attendance is still valid.
 CREATE OR REPLACE TEMP TABLE checked_roster AS
@@ -16,10 +17,12 @@ WITH cleaned AS (
            nullif(upper(trim(r.gender)), '')     AS gender,
            nullif(trim(r.nhs_number), '') IS NOT NULL AS has_nhs,
            u.status AS upn_status, u.token AS upn_token,
-           n.status AS nhs_status, n.token AS nhs_token
+           n.status AS nhs_status, n.token AS nhs_token,
+           d.* EXCLUDE (raw)
     FROM raw_roster r
     LEFT JOIN upn_tokens u ON u.raw = r.upn
     LEFT JOIN nhs_tokens n ON n.raw = r.nhs_number
+    LEFT JOIN demo_tokens d ON d.raw = demographics(r.forename, r.surname, r.date_of_birth, r.postcode, r.gender)
 ),
 checked AS (
     SELECT *,
@@ -58,9 +61,11 @@ SELECT file, file_id, line,
        upn_token,
        CASE WHEN nhs_status = 'valid' THEN nhs_token END AS nhs_token,
        has_nhs AND coalesce(nhs_status, 'invalid') <> 'valid' AS nhs_ignored,
-       school_urn, year_group, fsm = 'Y' AS fsm, sen, gender
+       school_urn, year_group, fsm = 'Y' AS fsm, sen, gender,
+       tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode
 FROM ranked
 UNION ALL
-SELECT file, file_id, line, 'quarantined', failed, NULL, NULL, false, school_urn, year_group, NULL, sen, gender
+SELECT file, file_id, line, 'quarantined', failed, NULL, NULL, false, school_urn, year_group, NULL, sen, gender,
+       NULL, NULL, NULL, NULL, NULL
 FROM reasoned
 WHERE failed IS NOT NULL;

@@ -7,6 +7,7 @@
 -- no longer exists; they hold no data.
 DROP VIEW IF EXISTS upn_tokens_arrow;
 DROP VIEW IF EXISTS nhs_tokens_arrow;
+DROP VIEW IF EXISTS demo_tokens_arrow;
 CREATE TABLE IF NOT EXISTS key_info (
     fingerprint VARCHAR NOT NULL,   -- which key made the tokens below
     created_at  TIMESTAMP NOT NULL
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS participation (
     programme  VARCHAR NOT NULL,
     pupil_key  BIGINT,              -- NULL when the record links to no roster pupil
-    linked_by  VARCHAR,             -- nhs_number or upn
+    linked_by  VARCHAR,             -- the match key it linked on (schemas.MatchKeys)
     event_date DATE NOT NULL,
     event      VARCHAR NOT NULL,
     attended   BOOLEAN NOT NULL

@@ -46,17 +46,49 @@ func (s Source) Columns() []InputColumn {
 			{Name: "mark", Required: true},
 		}
 	case SourceParticipation:
-		return []InputColumn{
+		cols := []InputColumn{
 			{Name: "programme", Required: true},
 			{Name: "nhs_number", Identifier: true},
 			{Name: "upn", Identifier: true},
+			{Name: "forename", Identifier: true},
+			{Name: "surname", Identifier: true},
+			{Name: "date_of_birth", Identifier: true},
+			{Name: "postcode", Identifier: true},
+			{Name: "gender"},
 			{Name: "event_date", Required: true},
 			{Name: "event", Required: true},
 			{Name: "attended", Required: true},
 		}
+		// A partner may send its file tokenised by `outcomes tokens`: the
+		// identifier columns replaced by these. Tokens are keyed hashes, not
+		// identifiers, but they are still personal data.
+		for _, name := range TokenisedColumns {
+			cols = append(cols, InputColumn{Name: name})
+		}
+		return cols
 	}
 	return nil
 }
+
+// MatchKeys are the linkage keys, in the order tried; transforms/linkage
+// defines how each is built.
+var MatchKeys = []string{"nhs_number", "upn", "names_dob_postcode", "initial_dob_district", "names_dob", "phonetic_dob_sex", "forename_dob_postcode"}
+
+// TokenColumn is the column of a tokenised participation file that holds a
+// match key's token.
+func TokenColumn(key string) string { return "tok_" + key }
+
+// Columns of a tokenised participation file besides the tokens:
+// key_fingerprint names the key the tokens were made with; nhs_number_check
+// and upn_check say whether the partner's identifier passed its check
+// (valid/invalid; permanent/temporary/invalid), empty when there was none.
+var TokenisedColumns = func() []string {
+	cols := []string{"key_fingerprint", "nhs_number_check", "upn_check"}
+	for _, k := range MatchKeys {
+		cols = append(cols, TokenColumn(k))
+	}
+	return cols
+}()
 
 // ParticipationEvents are the accepted values of the event column.
 var ParticipationEvents = []string{"referral", "session", "completed"}
@@ -74,7 +106,7 @@ var QuarantineReasons = []QuarantineReason{
 	{"missing_value", "", "A required field is empty."},
 	{"invalid_upn", "upn", "The UPN is not a letter and 12 characters with a correct check letter (DfE validation rule 1510)."},
 	{"invalid_nhs_number", "nhs_number", "The NHS number is not 10 digits with a correct modulus 11 check digit."},
-	{"missing_identifier", "nhs_number", "Neither an NHS number nor a UPN is given, so the record cannot be linked to a pupil."},
+	{"missing_identifier", "nhs_number", "The record has no NHS number, no UPN and not enough of name, date of birth and postcode to build any match key, so it cannot be linked to a pupil."},
 	{"unknown_school", "school_urn", "The school URN is not one of the schools in the configuration."},
 	{"invalid_year_group", "year_group", "The year group is not R or a whole number from 0 to 14."},
 	{"invalid_fsm", "fsm", "The free school meals flag is not Y or N."},

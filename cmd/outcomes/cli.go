@@ -38,6 +38,7 @@ const usage = `outcomes: attendance impact of school health initiatives, publish
 Usage:
   outcomes fixtures --out DIR [--config FILE] [--seed N] [--schools N] [--pupils N] [--effect PP]
   outcomes keygen --out FILE
+  outcomes tokens --config FILE --in RAW.csv --out TOKENS.csv
   outcomes run --config FILE [--final]
   outcomes approve RELEASE --by NAME --config FILE [--yes]
   outcomes schedule --config FILE
@@ -90,6 +91,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	commands := map[string]func(context.Context, []string, io.Writer, *slog.Logger) error{
 		"fixtures": cmdFixtures,
 		"keygen":   cmdKeygen,
+		"tokens":   cmdTokens,
 		"run":      cmdRun,
 		"schedule": cmdSchedule,
 		"budget":   cmdBudget,
@@ -138,7 +140,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitBudget
 	case errors.Is(err, pipeline.ErrLocked):
 		return ExitLocked
-	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist),
+		errors.Is(err, ingest.ErrTokenKey):
 		return ExitBadInput
 	}
 	return ExitInternal

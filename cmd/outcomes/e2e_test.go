@@ -119,8 +119,11 @@ func plantMisplacedIdentifiers(t *testing.T, dataDir string) {
 		fmt.Sprintf("%s,%s,2024-09-04,%s,/", urn, upn, get("forename")),
 		fmt.Sprintf("%s,%s,%s,AM,/", urn, upn, get("date_of_birth")))
 	appendTo("participation.csv",
-		fmt.Sprintf("mhst,%s,,2024-10-01,%s,Y", get("nhs_number"), get("postcode")),
-		fmt.Sprintf("%s,%s,,2024-10-01,session,Y", get("surname"), get("nhs_number")))
+		fmt.Sprintf("mhst,%s,,,,,,,2024-10-01,%s,Y", get("nhs_number"), get("postcode")),
+		fmt.Sprintf("%s,%s,,,,,,,2024-10-01,session,Y", get("surname"), get("nhs_number")),
+		// names and date of birth misplaced into the event and date columns
+		fmt.Sprintf("mhst,,,%s,%s,%s,%s,F,%s,%s %s,Y", get("forename"), get("surname"), get("date_of_birth"), get("postcode"),
+			get("date_of_birth"), get("forename"), get("surname")))
 	appendTo("roster.csv",
 		fmt.Sprintf("%s,%s,3,N,N,%s,%s,%s,%s,%s,%s", urn, schemas.MakeUPN(373, 987_654_321), get("surname"),
 			get("date_of_birth"), get("forename"), get("surname"), get("postcode"), schemas.MakeTestNHSNumber(987_654)))
@@ -261,7 +264,15 @@ func TestNoRawIdentifierLeaves(t *testing.T) {
 	dir, cfgPath := demoTrust(t)
 	plantMisplacedIdentifiers(t, filepath.Join(dir, "data"))
 	ids := readIdentifiers(t, filepath.Join(dir, "data"))
-	stdout, stderr := mustRun(t, "run", "--config", cfgPath, "--log-format", "json")
+	// A partner tokenising its file: the tokens file is scanned with the rest below.
+	if err := os.MkdirAll(filepath.Join(dir, "partner"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := mustRun(t, "tokens", "--config", cfgPath, "--in", filepath.Join(dir, "data", "participation.csv"),
+		"--out", filepath.Join(dir, "partner", "participation.tokens.csv"), "--log-format", "json")
+	ids.scanText(t, "tokens stdout", stdout)
+	ids.scanText(t, "tokens log (stderr)", stderr)
+	stdout, stderr = mustRun(t, "run", "--config", cfgPath, "--log-format", "json")
 	ids.scanText(t, "stdout", stdout)
 	ids.scanText(t, "the log (stderr)", stderr)
 	if !strings.Contains(stderr, `"msg":"published"`) {
@@ -286,6 +297,15 @@ func TestNoRawIdentifierLeaves(t *testing.T) {
 	}
 	if len(quarantine) == 0 {
 		t.Fatal("no quarantine file was written although the fixtures have bad rows")
+	}
+	for _, want := range []string{"participation.tokens.csv", "linkage.json", "summary.json"} {
+		found := false
+		for _, f := range files {
+			found = found || filepath.Base(f) == want
+		}
+		if !found {
+			t.Errorf("no %s was written, so none was scanned", want)
+		}
 	}
 
 	// The warehouse, every table, through DuckDB.
@@ -777,7 +797,7 @@ func TestKilledRunsLeaveConsistentState(t *testing.T) {
 		// afresh: one more participation record, and a repeated mark (a
 		// duplicate) so the attendance file changes too.
 		f, _ := os.OpenFile(participation, os.O_APPEND|os.O_WRONLY, 0)
-		fmt.Fprintf(f, "mhst,%s,,2024-11-%02d,referral,N\n", "999"+fmt.Sprintf("%07d", 9_000_000+i), 1+i)
+		fmt.Fprintf(f, "mhst,%s,,,,,,,2024-11-%02d,referral,N\n", "999"+fmt.Sprintf("%07d", 9_000_000+i), 1+i)
 		f.Close()
 		f, _ = os.OpenFile(attendance, os.O_APPEND|os.O_WRONLY, 0)
 		fmt.Fprintln(f, firstMark)

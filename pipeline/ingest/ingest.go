@@ -2,9 +2,10 @@
 // row, replaces identifiers with keyed tokens and loads the warehouse.
 //
 // Raw values live only in temporary tables on one pinned connection (memory,
-// or the private spill folder) for the length of a run. Only four columns that
-// identify anyone are ever read — UPN and NHS number, which become tokens —
-// and names, dates of birth and postcodes are never selected from the files.
+// or the private spill folder) for the length of a run. The identifying
+// columns (UPN, NHS number, names, date of birth, postcode) are read only to
+// become keyed tokens, once per distinct value, in Go (tokens.go); the
+// warehouse and every file written hold tokens and surrogate keys only.
 // Every row read ends up loaded, collapsed as a duplicate or quarantined with
 // its file, line, column and reason.
 package ingest
@@ -84,15 +85,25 @@ func statFile(path string) (fileStat, error) {
 	return st, nil
 }
 
-// Linkage summarises how participation records linked to roster pupils. It
-// belongs to the run's private state, never to a release.
+// Linkage summarises how one programme's participation records linked to
+// roster pupils: Records = Linked + Ambiguous + Conflicting + Unmatched. It
+// holds exact counts, so it belongs to the run's private state, never to a
+// release.
 type Linkage struct {
-	Programme   string `json:"programme"`
-	Records     int64  `json:"records"`
-	ByNHSNumber int64  `json:"linked_by_nhs_number"`
-	ByUPN       int64  `json:"linked_by_upn"`
-	Conflicting int64  `json:"conflicting"`
-	Unlinked    int64  `json:"unlinked"`
+	Programme string `json:"programme"`
+	Records   int64  `json:"records"`
+	Linked    int64  `json:"linked"`
+	// ByKey counts linked records by the match key they linked on.
+	ByKey map[string]int64 `json:"linked_by_key"`
+	// Pupils is how many distinct roster pupils the linked records name.
+	Pupils int64 `json:"pupils_linked"`
+	// Ambiguous records had a key naming several pupils, or shared by
+	// partner records of two children, and no better key.
+	Ambiguous int64 `json:"ambiguous"`
+	// Conflicting records' NHS number and UPN named two different pupils.
+	Conflicting int64 `json:"conflicting"`
+	// Unmatched records matched no roster pupil on any key.
+	Unmatched int64 `json:"unmatched"`
 }
 
 // Partitions are the public lists that validation checks against.
@@ -315,6 +326,11 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		if err := stage(ctx, conn, f, id); err != nil {
 			return nil, err
 		}
+		if f.Source == schemas.SourceParticipation {
+			if err := checkTokenKey(ctx, conn, f.Path, id, tok.Fingerprint()); err != nil {
+				return nil, err
+			}
+		}
 		step("read " + string(f.Source) + " " + filepath.Base(f.Path))
 	}
 	for key, prev := range stored {
@@ -403,7 +419,7 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 // ever sit; call it once Commit has run (or the run has failed).
 func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
-	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens",
+	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens", "demo_tokens",
 		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files"} {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
@@ -411,17 +427,12 @@ func DropStaging(conn *sql.Conn) {
 
 func rawTable(src schemas.Source) string { return "raw_" + string(src) }
 
-// stagedColumns are the columns read from a file: identifiers only where they
-// become tokens. Names, dates of birth and postcodes are never read.
+// stagedColumns are the columns read from a file. Names, dates of birth and
+// postcodes are read only from the roster and participation files, into temp
+// tables, to build match tokens (tokenise); like UPNs and NHS numbers they
+// never reach the warehouse.
 func stagedColumns(src schemas.Source) []schemas.InputColumn {
-	var out []schemas.InputColumn
-	for _, c := range src.Columns() {
-		if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
+	return src.Columns()
 }
 
 func createRaw(ctx context.Context, conn *sql.Conn, src schemas.Source) error {
@@ -575,6 +586,36 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
 	return nil
 }
 
+// ErrTokenKey means a tokenised participation file was made with another key
+// than the pipeline's, so none of its tokens could match.
+var ErrTokenKey = errors.New("tokenised with a different key")
+
+// checkTokenKey refuses a tokenised participation file (one with a
+// key_fingerprint column) unless every row names the pipeline's key.
+func checkTokenKey(ctx context.Context, conn *sql.Conn, path string, fileID int, fingerprint string) error {
+	var tokenised, wrong int64
+	var firstWrong sql.NullInt64
+	var other sql.NullString
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE key_fingerprint IS NOT NULL),
+			count(*) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?),
+			min(line) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?),
+			any_value(trim(key_fingerprint)) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?)
+		FROM raw_participation WHERE file_id = ?`, fingerprint, fingerprint, fingerprint, fileID).Scan(&tokenised, &wrong, &firstWrong, &other)
+	if err != nil {
+		return fmt.Errorf("check key of %s: %w", path, err)
+	}
+	if tokenised == 0 || wrong == 0 {
+		return nil
+	}
+	found := "no fingerprint"
+	if other.Valid && other.String != "" && regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(other.String) {
+		found = "key fingerprint " + other.String
+	}
+	return fmt.Errorf("%s line %d: %w: the row has %s, this pipeline's key is %s (%d rows differ). "+
+		"Ask the partner to run `outcomes tokens` again with the current shared key; nothing was loaded",
+		path, firstWrong.Int64, ErrTokenKey, found, fingerprint, wrong)
+}
+
 var identifierShapes = regexp.MustCompile(`[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]|[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}|[A-Za-z]{1,2}[0-9][0-9A-Za-z]? ?[0-9][A-Za-z]{2}`)
 
 // plainDuckDBError keeps DuckDB's explanation of a CSV problem but drops the
@@ -694,22 +735,61 @@ func stripComments(sqlText string) string {
 }
 
 func linkageReport(ctx context.Context, conn *sql.Conn) ([]Linkage, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT programme, count(*),
-			count(*) FILTER (WHERE linked_by = 'nhs_number'), count(*) FILTER (WHERE linked_by = 'upn'),
-			count(*) FILTER (WHERE linked_by = 'conflict'), count(*) FILTER (WHERE linked_by IS NULL)
-		FROM checked_participation WHERE outcome = 'loaded' GROUP BY programme ORDER BY programme`)
+	rows, err := conn.QueryContext(ctx, `SELECT programme, coalesce(linked_by, 'unmatched'), count(*), count(DISTINCT pupil_key)
+		FROM checked_participation WHERE outcome = 'loaded' GROUP BY ALL ORDER BY ALL`)
 	if err != nil {
 		return nil, fmt.Errorf("linkage report: %w", err)
 	}
 	defer rows.Close()
+	byProgramme := map[string]*Linkage{}
 	var out []Linkage
 	for rows.Next() {
-		var l Linkage
-		if err := rows.Scan(&l.Programme, &l.Records, &l.ByNHSNumber, &l.ByUPN, &l.Conflicting, &l.Unlinked); err != nil {
+		var programme, how string
+		var n, pupils int64
+		if err := rows.Scan(&programme, &how, &n, &pupils); err != nil {
 			return nil, err
 		}
-		out = append(out, l)
+		l, ok := byProgramme[programme]
+		if !ok {
+			l = &Linkage{Programme: programme, ByKey: map[string]int64{}}
+			byProgramme[programme] = l
+		}
+		l.Records += n
+		switch how {
+		case "unmatched":
+			l.Unmatched += n
+		case "ambiguous":
+			l.Ambiguous += n
+		case "conflict":
+			l.Conflicting += n
+		default:
+			l.Linked += n
+			l.ByKey[how] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Distinct pupils over all keys: a pupil linked by two keys counts once.
+	prow, err := conn.QueryContext(ctx, `SELECT programme, count(DISTINCT pupil_key) FROM checked_participation
+		WHERE outcome = 'loaded' AND pupil_key IS NOT NULL GROUP BY programme`)
+	if err != nil {
+		return nil, fmt.Errorf("linkage report: %w", err)
+	}
+	defer prow.Close()
+	for prow.Next() {
+		var programme string
+		var pupils int64
+		if err := prow.Scan(&programme, &pupils); err != nil {
+			return nil, err
+		}
+		if l, ok := byProgramme[programme]; ok {
+			l.Pupils = pupils
+		}
+	}
+	for _, l := range byProgramme {
+		out = append(out, *l)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Programme < out[j].Programme })
-	return out, rows.Err()
+	return out, prow.Err()
 }

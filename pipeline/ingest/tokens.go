@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/linkage"
 	"github.com/outcomes/outcomes/transforms/pseudonym"
 )
 
@@ -23,52 +25,88 @@ var tokenSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "token", Type: arrow.BinaryTypes.String, Nullable: true},
 }, nil)
 
-// tokenise computes one token per distinct identifier value, not per row:
+// demographicSchema is demo_tokens: a record's joined demographics (the
+// demographics macro) and the token of each demographic match key.
+var demographicSchema = func() *arrow.Schema {
+	fields := []arrow.Field{{Name: "raw", Type: arrow.BinaryTypes.String}}
+	for _, k := range linkage.DemographicKeys {
+		fields = append(fields, arrow.Field{Name: schemas.TokenColumn(string(k)), Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil)
+}()
+
+// tokenTable is one table of tokens that tokenise builds: query gives the
+// distinct raw values, fill appends each one's row.
+type tokenTable struct {
+	table, query string
+	schema       *arrow.Schema
+	fill         func(raw string, out []*array.StringBuilder)
+}
+
+// appendToken appends a token, or NULL for none.
+func appendToken(b *array.StringBuilder, token string) {
+	if token == "" {
+		b.AppendNull()
+	} else {
+		b.Append(token)
+	}
+}
+
+// tokenise computes tokens once per distinct identifying value, not per row:
 // DuckDB hands the distinct raw values to Go as Arrow batches, Go checks and
-// tokenises each, and the tokens go back as an Arrow stream into the temp
-// tables upn_tokens and nhs_tokens (raw, status, token). status is permanent,
-// temporary or invalid for UPNs; valid or invalid for NHS numbers.
+// tokenises each, and the tokens go back as an Arrow stream into temp tables:
+// upn_tokens and nhs_tokens (raw, status, token), where status is permanent,
+// temporary or invalid for UPNs and valid or invalid for NHS numbers; and
+// demo_tokens (raw, one token column per demographic match key), keyed by the
+// demographics macro of name, date of birth, postcode and gender.
 func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) error {
-	kinds := []struct {
-		table, query string
-		check        func(raw string) (status, token string)
-	}{
+	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(string, []*array.StringBuilder) {
+		return func(raw string, out []*array.StringBuilder) {
+			status, token := check(tok, raw)
+			out[0].Append(raw)
+			out[1].Append(status)
+			appendToken(out[2], token)
+		}
+	}
+	tables := []tokenTable{
 		{"upn_tokens", `SELECT DISTINCT upn FROM (
 				SELECT upn FROM raw_roster UNION ALL SELECT upn FROM raw_attendance UNION ALL SELECT upn FROM raw_participation)
-			WHERE upn IS NOT NULL`,
-			func(raw string) (string, string) {
-				n := pseudonym.NormaliseUPN(raw)
-				switch schemas.ClassifyUPN(n) {
-				case schemas.UPNPermanent:
-					return "permanent", tok.Token(pseudonym.UPN, n)
-				case schemas.UPNTemporary:
-					return "temporary", tok.Token(pseudonym.UPN, n)
-				}
-				return "invalid", ""
-			}},
+			WHERE upn IS NOT NULL`, tokenSchema, identifier(linkage.UPNToken)},
 		{"nhs_tokens", `SELECT DISTINCT nhs_number FROM (
 				SELECT nhs_number FROM raw_roster UNION ALL SELECT nhs_number FROM raw_participation)
-			WHERE nhs_number IS NOT NULL`,
-			func(raw string) (string, string) {
-				n := pseudonym.NormaliseNHSNumber(raw)
-				if schemas.ValidNHSNumber(n) {
-					return "valid", tok.Token(pseudonym.NHSNumber, n)
+			WHERE nhs_number IS NOT NULL`, tokenSchema, identifier(linkage.NHSToken)},
+		{"demo_tokens", `SELECT DISTINCT demographics(forename, surname, date_of_birth, postcode, gender) FROM (
+				SELECT forename, surname, date_of_birth, postcode, gender FROM raw_roster
+				UNION ALL SELECT forename, surname, date_of_birth, postcode, gender FROM raw_participation)`,
+			demographicSchema, func(raw string, out []*array.StringBuilder) {
+				out[0].Append(raw)
+				for i, token := range linkage.Tokens(tok, splitDemographics(raw)) {
+					appendToken(out[1+i], token)
 				}
-				return "invalid", ""
 			}},
 	}
 	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
-		for _, k := range kinds {
-			if err := tokeniseKind(ctx, ar, dc, k.table, k.query, k.check); err != nil {
-				return fmt.Errorf("%s: %w", k.table, err)
+		for _, t := range tables {
+			if err := tokeniseKind(ctx, ar, dc, t); err != nil {
+				return fmt.Errorf("%s: %w", t.table, err)
 			}
 		}
 		return nil
 	})
 }
 
-func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, table, query string, check func(string) (string, string)) error {
-	reader, err := ar.QueryContext(ctx, query)
+// splitDemographics undoes the demographics macro (fields joined by the unit
+// separator, which no one can type into a field).
+func splitDemographics(joined string) linkage.Demographics {
+	f := strings.Split(joined, "\x1f")
+	if len(f) != 5 {
+		return linkage.Demographics{}
+	}
+	return linkage.Demographics{Forename: f[0], Surname: f[1], DateOfBirth: f[2], Postcode: f[3], Sex: f[4]}
+}
+
+func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t tokenTable) error {
+	reader, err := ar.QueryContext(ctx, t.query)
 	if err != nil {
 		return err
 	}
@@ -86,20 +124,13 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, table,
 		if !ok {
 			return fmt.Errorf("distinct identifiers arrived as %s, not strings", in.Column(0).DataType())
 		}
-		b := array.NewRecordBuilder(pool, tokenSchema)
-		raws := b.Field(0).(*array.StringBuilder)
-		statuses := b.Field(1).(*array.StringBuilder)
-		tokens := b.Field(2).(*array.StringBuilder)
+		b := array.NewRecordBuilder(pool, t.schema)
+		out := make([]*array.StringBuilder, len(t.schema.Fields()))
+		for i := range out {
+			out[i] = b.Field(i).(*array.StringBuilder)
+		}
 		for i := 0; i < values.Len(); i++ {
-			raw := values.Value(i)
-			status, token := check(raw)
-			raws.Append(raw)
-			statuses.Append(status)
-			if token == "" {
-				tokens.AppendNull()
-			} else {
-				tokens.Append(token)
-			}
+			t.fill(values.Value(i), out)
 		}
 		batches = append(batches, b.NewRecordBatch())
 		b.Release()
@@ -107,11 +138,12 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, table,
 	if err := reader.Err(); err != nil {
 		return err
 	}
-	out, err := array.NewRecordReader(tokenSchema, batches)
+	out, err := array.NewRecordReader(t.schema, batches)
 	if err != nil {
 		return err
 	}
 	defer out.Release()
+	table := t.table
 	view := table + "_arrow"
 	release, err := ar.RegisterView(out, view)
 	if err != nil {
