@@ -52,6 +52,10 @@ func printSummary(w io.Writer, res *pipeline.Result) {
 		fmt.Fprintf(w, "  %-13s %-20s read %8d  loaded %8d  quarantined %6d  duplicate %5d\n",
 			in.Source, baseName(in.Path), in.RowsRead, in.RowsLoaded, in.RowsQuarantined, in.RowsDuplicate)
 	}
+	for _, l := range res.Linkage {
+		fmt.Fprintf(w, "  linkage       %-20s %d of %d records linked to %d pupils; %d ambiguous, %d conflicting, %d unmatched\n",
+			l.Programme, l.Linked, l.Records, l.Pupils, l.Ambiguous, l.Conflicting, l.Unmatched)
+	}
 	fmt.Fprintf(w, "\nTrust-level attendance rate, %% (95%% interval for the noise):\n")
 	fmt.Fprintf(w, "  %-12s %-28s %-13s %s\n", "term", "programme", "group", "attendance rate")
 	for _, r := range res.Rows {
