@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -1172,5 +1173,64 @@ func TestApproveResumesAfterTheMove(t *testing.T) {
 	}
 	if n := ledgerRows(t, dir); n != 1 {
 		t.Errorf("ledger has %d releases, want the one final release", n)
+	}
+}
+
+// TestPartnerTokensFileLinksLikeTheRawFile: a partner runs `outcomes tokens`
+// on its file; the trust lists the tokens file instead of the raw one; the
+// run links exactly as many records to exactly as many pupils, key by key.
+func TestPartnerTokensFileLinksLikeTheRawFile(t *testing.T) {
+	dir, cfgPath := demoTrust(t)
+	linkage := func() string {
+		t.Helper()
+		runs, _ := filepath.Glob(filepath.Join(dir, "state", "runs", "*", "linkage.json"))
+		sort.Strings(runs)
+		if len(runs) == 0 {
+			t.Fatal("no linkage.json written")
+		}
+		var report struct {
+			Programmes json.RawMessage `json:"programmes"`
+		}
+		b, err := os.ReadFile(runs[len(runs)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &report); err != nil {
+			t.Fatal(err)
+		}
+		return string(report.Programmes)
+	}
+	mustRun(t, "run", "--config", cfgPath)
+	fromRaw := linkage()
+	if !strings.Contains(fromRaw, `"names_dob_postcode"`) {
+		t.Fatalf("the raw file linked nothing by demographics: %s", fromRaw)
+	}
+
+	tokens := filepath.Join(dir, "data", "participation.tokens.csv")
+	out, _ := mustRun(t, "tokens", "--config", cfgPath, "--in", filepath.Join(dir, "data", "participation.csv"), "--out", tokens)
+	if !strings.Contains(out, "key fingerprint") {
+		t.Errorf("tokens summary: %s", out)
+	}
+	if info, err := os.Stat(tokens); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("tokens file: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+	if code, _, errOut := outcomes(t, "tokens", "--config", cfgPath, "--in", filepath.Join(dir, "data", "participation.csv"), "--out", tokens); code != ExitUsage ||
+		!strings.Contains(errOut, "already exists") {
+		t.Errorf("tokenising over an existing file: exit %d, %s", code, errOut)
+	}
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := strings.Replace(string(cfg), `"data/participation.csv"`, `"data/participation.tokens.csv"`, 1)
+	if swapped == string(cfg) {
+		t.Fatal("the configuration does not list data/participation.csv")
+	}
+	if err := os.WriteFile(cfgPath, []byte(swapped), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "run", "--config", cfgPath)
+	if fromTokens := linkage(); fromTokens != fromRaw {
+		t.Errorf("linkage differs:\nraw file    %s\ntokens file %s", fromRaw, fromTokens)
 	}
 }
