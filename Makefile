@@ -55,4 +55,4 @@ clean:
 SEED     ?= 1
 SCHOOLS  ?= 6
 linkage-eval:
-	$(GO) test -tags $(TAGS) -count=1 -run '^TestLinkageQuality$$' -v ./pipeline/ingest -args -linkage-seed=$(SEED) -linkage-schools=$(SCHOOLS) | grep -E 'linkage|linked by|PASS|FAIL'
+	$(GO) test -tags $(TAGS) -count=1 -run '^TestLinkageQuality$$' -v ./pipeline/ingest -args -linkage-seed=$(SEED) -linkage-schools=$(SCHOOLS) | grep -E 'linkage|linked by|demographics|PASS|FAIL'

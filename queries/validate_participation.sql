@@ -11,12 +11,17 @@
 --     ambiguous and links nothing);
 --   * is not carried by partner records with two different NHS numbers (two
 --     children on the partner side: ambiguous too);
---   * for a key built from demographics, does not lead to a pupil whose roster
---     NHS number or UPN contradicts the record's own.
--- A record whose NHS number and UPN name two different pupils links to nobody
--- (conflict). A record that links to nobody is kept and counted (unmatched,
--- or ambiguous when a key hit more than one child) but contributes to no
--- published number. Raw files get their tokens from tokenise; tokenised
+--   * does not lead to a pupil whose roster NHS number or UPN contradicts the
+--     record's own (a valid NHS number or UPN that is not on the roster still
+--     says who the child is not).
+-- A record whose NHS number and UPN name two different pupils, or whose only
+-- unique keys lead to contradicted pupils, links to nobody (conflict). A
+-- record that links to nobody is kept and counted (unmatched, or ambiguous
+-- when a key hit more than one child) but contributes to no published number.
+-- An NHS number or UPN that fails its check is ignored, with a warning, when
+-- the record has another key; the record is quarantined only when nothing
+-- else could link it. Event dates more than a year outside the configured
+-- terms are quarantined, for raw and tokenised files alike. Raw files get their tokens from tokenise; tokenised
 -- files (from `outcomes tokens`) carry them, with the partner's identifier
 -- checks in nhs_number_check and upn_check.
 CREATE OR REPLACE TEMP TABLE checked_participation AS
@@ -44,24 +49,34 @@ WITH cleaned AS (
     LEFT JOIN upn_tokens u ON u.raw = r.upn
     LEFT JOIN demo_tokens d ON d.raw = demographics(r.forename, r.surname, r.date_of_birth, r.postcode, r.gender)
 ),
-reasoned AS (
+keyed AS (
     SELECT *,
-           try_strptime(date_text, '%Y-%m-%d')::DATE AS event_date,
+           coalesce(nhs_status = 'valid', false) AS nhs_ok,
+           coalesce(upn_status IN ('permanent', 'temporary'), false) AS upn_ok,
+           coalesce(tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode) IS NOT NULL AS has_demographics,
+           try_strptime(date_text, '%Y-%m-%d')::DATE AS event_date
+    FROM cleaned
+),
+reasoned AS (
+    SELECT k.*,
+           nhs_status IS NOT NULL AND NOT nhs_ok AS nhs_ignored,
+           upn_status IS NOT NULL AND NOT upn_ok AS upn_ignored,
            CASE
                WHEN programme IS NULL THEN 'missing_value:programme'
                WHEN date_text IS NULL THEN 'missing_value:event_date'
                WHEN event IS NULL THEN 'missing_value:event'
                WHEN attended IS NULL THEN 'missing_value:attended'
-               WHEN nhs_status IS NULL AND upn_status IS NULL
-                    AND coalesce(tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode) IS NULL THEN 'missing_identifier'
-               WHEN nhs_status IS NOT NULL AND nhs_status <> 'valid' THEN 'invalid_nhs_number'
-               WHEN upn_status IS NOT NULL AND upn_status NOT IN ('permanent', 'temporary') THEN 'invalid_upn'
+               WHEN nhs_status IS NULL AND upn_status IS NULL AND NOT has_demographics THEN 'missing_identifier'
+               WHEN nhs_status IS NOT NULL AND NOT nhs_ok AND NOT upn_ok AND NOT has_demographics THEN 'invalid_nhs_number'
+               WHEN upn_status IS NOT NULL AND NOT upn_ok AND NOT nhs_ok AND NOT has_demographics THEN 'invalid_upn'
                WHEN programme NOT IN (SELECT programme_id FROM cfg_programmes) THEN 'unknown_programme'
-               WHEN try_strptime(date_text, '%Y-%m-%d') IS NULL THEN 'invalid_date:event_date'
+               WHEN event_date IS NULL THEN 'invalid_date:event_date'
+               WHEN event_date < (SELECT min(start_date) - INTERVAL 1 YEAR FROM cfg_terms)
+                 OR event_date > (SELECT max(end_date) + INTERVAL 1 YEAR FROM cfg_terms) THEN 'event_date_out_of_range'
                WHEN event NOT IN ('referral', 'session', 'completed') THEN 'invalid_event'
                WHEN attended NOT IN ('Y', 'N') THEN 'invalid_attended'
            END AS failed
-    FROM cleaned
+    FROM keyed k
 ),
 priorities AS (
     SELECT * FROM (VALUES ('nhs_number', 1), ('upn', 2), ('names_dob_postcode', 3), ('initial_dob_district', 4), ('names_dob', 5), ('phonetic_dob_sex', 6), ('forename_dob_postcode', 7)) p(key_name, priority)
@@ -69,7 +84,7 @@ priorities AS (
 -- Each valid record's key tokens, one row per key it has.
 record_keys AS (
     SELECT k.file_id, k.line, k.key_name, k.token, p.priority
-    FROM (UNPIVOT (SELECT file_id, line, nhs_token AS nhs_number, upn_token AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
+    FROM (UNPIVOT (SELECT file_id, line, CASE WHEN nhs_ok THEN nhs_token END AS nhs_number, CASE WHEN upn_ok THEN upn_token END AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
                    FROM reasoned WHERE failed IS NULL)
           ON nhs_number, upn, names_dob_postcode, initial_dob_district, names_dob, phonetic_dob_sex, forename_dob_postcode INTO NAME key_name VALUE token) k
     JOIN priorities p USING (key_name)
@@ -87,18 +102,18 @@ partner_clash AS (
     SELECT k.key_name, k.token
     FROM record_keys k
     JOIN reasoned r USING (file_id, line)
-    WHERE r.nhs_status = 'valid'
+    WHERE r.nhs_ok
     GROUP BY k.key_name, k.token
     HAVING count(DISTINCT r.nhs_token) > 1
 ),
 candidates AS (
     SELECT k.file_id, k.line, k.key_name, k.priority, h.pupil_key,
-           h.pupils = 1
-           AND pc.token IS NULL
-           AND (k.priority <= 2 OR (
-                (r.nhs_status IS DISTINCT FROM 'valid' OR p.nhs_token IS NULL OR p.nhs_token = r.nhs_token)
-                AND (r.upn_token IS NULL OR p.upn_token = r.upn_token))) AS usable,
-           h.pupils > 1 OR pc.token IS NOT NULL AS ambiguous
+           h.pupils = 1 AND pc.token IS NULL AS unique_hit,
+           h.pupils > 1 OR pc.token IS NOT NULL AS ambiguous,
+           -- the pupil's roster NHS number or UPN is not the record's own
+           h.pupils = 1 AND (
+               (r.nhs_ok AND coalesce(p.nhs_token <> r.nhs_token, false))
+               OR (r.upn_ok AND coalesce(p.upn_token <> r.upn_token, false))) AS contradicted
     FROM record_keys k
     JOIN roster_hits h ON h.key_name = k.key_name AND h.token = k.token
     JOIN reasoned r ON r.file_id = k.file_id AND r.line = k.line
@@ -107,10 +122,11 @@ candidates AS (
 ),
 decided AS (
     SELECT file_id, line,
-           arg_min(pupil_key, priority) FILTER (WHERE usable) AS best_pupil,
-           arg_min(key_name, priority) FILTER (WHERE usable) AS best_key,
-           max(pupil_key) FILTER (WHERE usable AND key_name = 'nhs_number') AS by_nhs,
-           max(pupil_key) FILTER (WHERE usable AND key_name = 'upn') AS by_upn,
+           arg_min(pupil_key, priority) FILTER (WHERE unique_hit AND NOT contradicted) AS best_pupil,
+           arg_min(key_name, priority) FILTER (WHERE unique_hit AND NOT contradicted) AS best_key,
+           max(pupil_key) FILTER (WHERE unique_hit AND key_name = 'nhs_number') AS by_nhs,
+           max(pupil_key) FILTER (WHERE unique_hit AND key_name = 'upn') AS by_upn,
+           bool_or(unique_hit AND contradicted) AS any_contradicted,
            bool_or(ambiguous) AS any_ambiguous
     FROM candidates
     GROUP BY file_id, line
@@ -120,6 +136,7 @@ linked AS (
            CASE WHEN d.by_nhs <> d.by_upn THEN NULL ELSE d.best_pupil END AS pupil_key,
            CASE WHEN d.by_nhs <> d.by_upn THEN 'conflict'
                 WHEN d.best_pupil IS NOT NULL THEN d.best_key
+                WHEN d.any_contradicted THEN 'conflict'
                 WHEN d.any_ambiguous THEN 'ambiguous' END AS linked_by
     FROM reasoned r
     LEFT JOIN decided d USING (file_id, line)
@@ -134,9 +151,10 @@ ranked AS (
 SELECT file, file_id, line,
        CASE WHEN nth = 1 THEN 'loaded' ELSE 'duplicate' END AS outcome,
        NULL AS failed,
-       programme, pupil_key, linked_by, event_date, event, attended = 'Y' AS attended
+       programme, pupil_key, linked_by, event_date, event, attended = 'Y' AS attended,
+       nhs_ignored, upn_ignored
 FROM ranked
 UNION ALL
-SELECT file, file_id, line, 'quarantined', failed, programme, NULL, NULL, event_date, event, NULL
+SELECT file, file_id, line, 'quarantined', failed, programme, NULL, NULL, event_date, event, NULL, false, false
 FROM reasoned
 WHERE failed IS NOT NULL;

@@ -120,6 +120,7 @@ var QuarantineReasons = []QuarantineReason{
 	{"pupil_not_on_roster", "upn", "The UPN is valid but no pupil on this roster (or an earlier one) has it."},
 	{"conflicting_mark", "mark", "Another mark for the same pupil and session was kept by the best-mark rule (present > approved activity > authorised > unauthorised > not possible)."},
 	{"unknown_programme", "programme", "The programme is not one of the programmes in the configuration."},
+	{"event_date_out_of_range", "event_date", "The event date is more than a year before the first configured term or after the last: a date of birth or a typing slip, not a programme event."},
 	{"invalid_event", "event", "The event is not referral, session or completed."},
 	{"invalid_attended", "attended", "The attended flag is not Y or N."},
 }

@@ -53,7 +53,9 @@ type Stats struct {
 	RowsQuarantined     int64            `json:"rows_quarantined"`
 	RowsDuplicate       int64            `json:"rows_duplicate"`
 	QuarantinedByReason map[string]int64 `json:"quarantined_by_reason"`
-	// Warnings count rows loaded with a field ignored (nhs_number_ignored).
+	// Warnings count rows loaded with a field ignored: nhs_number_ignored or
+	// upn_ignored, an identifier that failed its check on a row that another
+	// key identifies.
 	Warnings map[string]int64 `json:"warnings,omitempty"`
 	// Ingested is false for an attendance file whose content was already
 	// loaded by an earlier run: it is not read again, and its counts are the
@@ -596,10 +598,17 @@ func checkTokenKey(ctx context.Context, conn *sql.Conn, path string, fileID int,
 	var tokenised, wrong int64
 	var firstWrong sql.NullInt64
 	var other sql.NullString
-	err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE key_fingerprint IS NOT NULL),
-			count(*) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?),
-			min(line) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?),
-			any_value(trim(key_fingerprint)) FILTER (WHERE trim(coalesce(key_fingerprint, '')) <> ?)
+	// A row is tokenised when it carries a fingerprint or any token: tokens
+	// without a fingerprint cannot be trusted to be this key's.
+	var anyToken []string
+	for _, k := range schemas.MatchKeys {
+		anyToken = append(anyToken, schemas.TokenColumn(k))
+	}
+	isTokenised := "(key_fingerprint IS NOT NULL OR coalesce(" + strings.Join(anyToken, ", ") + ") IS NOT NULL)"
+	err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE `+isTokenised+`),
+			count(*) FILTER (WHERE `+isTokenised+` AND trim(coalesce(key_fingerprint, '')) <> ?),
+			min(line) FILTER (WHERE `+isTokenised+` AND trim(coalesce(key_fingerprint, '')) <> ?),
+			any_value(trim(key_fingerprint)) FILTER (WHERE `+isTokenised+` AND trim(coalesce(key_fingerprint, '')) <> ?)
 		FROM raw_participation WHERE file_id = ?`, fingerprint, fingerprint, fingerprint, fileID).Scan(&tokenised, &wrong, &firstWrong, &other)
 	if err != nil {
 		return fmt.Errorf("check key of %s: %w", path, err)
@@ -654,12 +663,13 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
 			byID[stats[i].FileID] = &stats[i]
 		}
 	}
-	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), count(*), sum(CASE WHEN nhs_ignored THEN 1 ELSE 0 END)
+	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), count(*),
+			count(*) FILTER (WHERE nhs_ignored), count(*) FILTER (WHERE upn_ignored)
 		FROM (
-			SELECT file_id, outcome, failed, nhs_ignored FROM checked_roster
-			UNION ALL SELECT file_id, outcome, failed, false FROM checked_attendance
-			UNION ALL SELECT file_id, outcome, failed, false FROM checked_participation
-			UNION ALL SELECT file_id, 'quarantined', 'malformed_row', false FROM malformed
+			SELECT file_id, outcome, failed, nhs_ignored, false AS upn_ignored FROM checked_roster
+			UNION ALL SELECT file_id, outcome, failed, false, false FROM checked_attendance
+			UNION ALL SELECT file_id, outcome, failed, nhs_ignored, upn_ignored FROM checked_participation
+			UNION ALL SELECT file_id, 'quarantined', 'malformed_row', false, false FROM malformed
 		) GROUP BY ALL ORDER BY ALL`
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
@@ -669,8 +679,8 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
 	for rows.Next() {
 		var id int
 		var outcome, reason string
-		var n, nhsIgnored int64
-		if err := rows.Scan(&id, &outcome, &reason, &n, &nhsIgnored); err != nil {
+		var n, nhsIgnored, upnIgnored int64
+		if err := rows.Scan(&id, &outcome, &reason, &n, &nhsIgnored, &upnIgnored); err != nil {
 			return err
 		}
 		s, ok := byID[id]
@@ -687,11 +697,13 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
 			s.RowsQuarantined += n
 			s.QuarantinedByReason[reason] += n
 		}
-		if nhsIgnored > 0 {
-			if s.Warnings == nil {
-				s.Warnings = map[string]int64{}
+		for warning, n := range map[string]int64{"nhs_number_ignored": nhsIgnored, "upn_ignored": upnIgnored} {
+			if n > 0 {
+				if s.Warnings == nil {
+					s.Warnings = map[string]int64{}
+				}
+				s.Warnings[warning] += n
 			}
-			s.Warnings["nhs_number_ignored"] += nhsIgnored
 		}
 	}
 	return rows.Err()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -68,6 +69,14 @@ func (w *linkWorld) rules() TokenRules {
 // each participation line's linked pupil as its UPN token ("" if unlinked).
 func (w *linkWorld) linkParticipation(t *testing.T, participation string) (map[int]string, *Result) {
 	t.Helper()
+	linked, _, res := w.linkParticipationBy(t, participation)
+	return linked, res
+}
+
+// linkParticipationBy is linkParticipation that also returns the key each
+// line linked on.
+func (w *linkWorld) linkParticipationBy(t *testing.T, participation string) (map[int]string, map[int]string, *Result) {
+	t.Helper()
 	res, err := Load(context.Background(), w.conn, []File{
 		{Source: schemas.SourceRoster, Path: filepath.Join(w.dir, fixtures.RosterFile)},
 		{Source: schemas.SourceParticipation, Path: participation},
@@ -76,25 +85,25 @@ func (w *linkWorld) linkParticipation(t *testing.T, participation string) (map[i
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { DropStaging(w.conn) })
-	rows, err := w.conn.QueryContext(context.Background(), `SELECT c.line, coalesce(p.upn_token, '')
+	rows, err := w.conn.QueryContext(context.Background(), `SELECT c.line, coalesce(p.upn_token, ''), coalesce(c.linked_by, '')
 		FROM checked_participation c LEFT JOIN staged_pupils p USING (pupil_key)`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	linked := map[int]string{}
+	linked, by := map[int]string{}, map[int]string{}
 	for rows.Next() {
 		var line int
-		var token string
-		if err := rows.Scan(&line, &token); err != nil {
+		var token, key string
+		if err := rows.Scan(&line, &token, &key); err != nil {
 			t.Fatal(err)
 		}
-		linked[line] = token
+		linked[line], by[line] = token, key
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return linked, res
+	return linked, by, res
 }
 
 // trueLinks reads the fixtures' participation_links.csv as line -> UPN token.
@@ -125,9 +134,12 @@ func TestLinkageQuality(t *testing.T) {
 		t.Skip("generates a trust")
 	}
 	w := generateForLinkage(t, fixtures.Options{Seed: *linkageSeed, Schools: *linkageSchools, UnlinkableRecords: 300})
-	linked, res := w.linkParticipation(t, filepath.Join(w.dir, fixtures.ParticipationFile))
+	linked, by, res := w.linkParticipationBy(t, filepath.Join(w.dir, fixtures.ParticipationFile))
 	truth := w.trueLinks(t)
 	var onRoster, linkedN, correct, strangersLinked int
+	// Links on identifiers are right almost by construction; the links made
+	// on demographics are the ones to watch.
+	var demoLinked, demoCorrect int
 	for line, want := range truth {
 		got, ok := linked[line]
 		if !ok {
@@ -140,6 +152,12 @@ func TestLinkageQuality(t *testing.T) {
 			continue
 		}
 		linkedN++
+		if by[line] != "nhs_number" && by[line] != "upn" {
+			demoLinked++
+			if got == want {
+				demoCorrect++
+			}
+		}
 		switch {
 		case got == want:
 			correct++
@@ -166,6 +184,11 @@ func TestLinkageQuality(t *testing.T) {
 	t.Logf("linkage, seed %d: %d records (%d of roster pupils); precision %.2f%% (%d of %d linked are right; %d records of children not on the roster linked), recall %.2f%% (%d of %d)",
 		*linkageSeed, len(truth), onRoster, 100*precision, correct, linkedN, strangersLinked, 100*recall, correct, onRoster)
 	t.Logf("linked by key: %s; ambiguous %d, conflicting %d, unmatched %d", strings.Join(keys, ", "), ambiguous, conflicting, unmatched)
+	demoPrecision := float64(demoCorrect) / float64(demoLinked)
+	t.Logf("links on demographics alone: precision %.2f%% (%d of %d)", 100*demoPrecision, demoCorrect, demoLinked)
+	if demoPrecision < 0.99 {
+		t.Errorf("precision of links on demographics %.4f, want at least 0.99", demoPrecision)
+	}
 	if precision < 0.995 {
 		t.Errorf("precision %.4f, want at least 0.995", precision)
 	}
@@ -180,6 +203,16 @@ func TestLinkageQuality(t *testing.T) {
 func TestTokenisedFileLinksLikeRaw(t *testing.T) {
 	w := generateForLinkage(t, fixtures.Options{Seed: 3, Schools: 2, PupilsPerSchool: 150, UnlinkableRecords: 20})
 	raw := filepath.Join(w.dir, fixtures.ParticipationFile)
+	// A roster pupil's record dated years before any term: quarantined from
+	// either file (the tokens file never carries it, the raw one fails the
+	// date window), so it cannot make the two differ.
+	pupil := readCSVFile(t, filepath.Join(w.dir, fixtures.RosterFile))[1]
+	f, err := os.OpenFile(raw, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "mhst,,,%s,%s,%s,%s,%s,2019-05-01,session,Y\n", pupil[7], pupil[8], pupil[6], pupil[9], pupil[5])
+	f.Close()
 	in, err := os.Open(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -218,8 +251,8 @@ func TestTokenisedFileLinksLikeRaw(t *testing.T) {
 		t.Errorf("linkage reports differ:\nraw       %+v\ntokenised %+v", rawRes.Linkage, tokRes.Linkage)
 	}
 	rs, ts := rawRes.Stats[1], tokRes.Stats[1]
-	if rs.RowsLoaded != ts.RowsLoaded || rs.RowsDuplicate != ts.RowsDuplicate || rs.RowsQuarantined != ts.RowsQuarantined {
-		t.Errorf("row accounting differs: raw %+v, tokenised %+v", rs, ts)
+	if rs.RowsLoaded != ts.RowsLoaded || rs.RowsDuplicate != ts.RowsDuplicate || rs.RowsQuarantined != ts.RowsQuarantined || rs.RowsQuarantined != 1 {
+		t.Errorf("row accounting differs, or the old record was not quarantined: raw %+v, tokenised %+v", rs, ts)
 	}
 	t.Logf("%d records, %d linked, both ways", len(fromRaw), linked)
 
@@ -331,4 +364,104 @@ func readCSVFile(t *testing.T, path string) [][]string {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// TestCascadeRules gives the cascade's rules one small case each: what a
+// partner record links to, or why it links to nobody.
+func TestCascadeRules(t *testing.T) {
+	upn := func(i int) string { return schemas.MakeUPN(373, int64(100+i)) }
+	nhs := func(i int) string { return schemas.MakeTestNHSNumber(int64(500 + i)) }
+	type person struct{ nhs, upn, fore, sur, dob, pc, sex string }
+	oliver := person{nhs(1), upn(1), "Oliver", "Smith", "2015-03-07", "S10 5DD", "M"}
+	oscar := person{"", upn(2), "Oscar", "Smith", "2015-03-07", "S10 5DD", "M"} // Oliver's twin, no NHS number on the roster
+	isla := person{"", upn(3), "Isla", "Patel", "2014-11-30", "S1 2AB", "F"}
+	roster := []person{oliver, oscar, isla}
+	type want struct {
+		linkedBy string // match key, "ambiguous", "conflict", "unmatched", or "quarantined:<reason>"
+		pupil    int    // index into roster when linked
+		warning  string
+	}
+	for _, tc := range []struct {
+		name    string
+		records []person
+		want    []want
+	}{
+		{"NHS number first", []person{{nhs(1), "", "Olly", "Smyth", "07/03/2015", "S2 1AA", "M"}}, []want{{linkedBy: "nhs_number", pupil: 0}}},
+		{"demographics when the roster lacks the NHS number",
+			[]person{{nhs(9), "", "ISLA", "patel", "30/11/2014", "s12ab", "F"}}, []want{{linkedBy: "names_dob_postcode", pupil: 2}}},
+		{"swapped names", []person{{"", "", "Patel", "Isla", "2014-11-30", "S9 9ZZ", "F"}}, []want{{linkedBy: "names_dob", pupil: 2}}},
+		{"a key naming two pupils links nothing",
+			[]person{{"", "", "O", "Smith", "2015-03-07", "S10 5DD", "M"}}, []want{{linkedBy: "ambiguous"}}},
+		{"partner records of two children under one key",
+			[]person{{nhs(7), "", "Isla", "Patel", "2014-11-30", "S1 2AB", "F"}, {nhs(8), "", "Isla", "Patel", "2014-11-30", "S1 2AB", "F"}},
+			[]want{{linkedBy: "ambiguous"}, {linkedBy: "ambiguous"}}},
+		{"NHS number and UPN name two pupils", []person{{nhs(1), upn(3), "", "", "", "", ""}}, []want{{linkedBy: "conflict"}}},
+		{"UPN whose pupil has another NHS number", []person{{nhs(9), upn(1), "", "", "", "", ""}}, []want{{linkedBy: "conflict"}}},
+		{"demographics whose pupil has another NHS number",
+			[]person{{nhs(9), "", "Oliver", "Smith", "2015-03-07", "S10 5DD", "M"}}, []want{{linkedBy: "conflict"}}},
+		{"an invalid NHS number is ignored when demographics link",
+			[]person{{"1234567890", "", "Isla", "Patel", "2014-11-30", "S1 2AB", "F"}},
+			[]want{{linkedBy: "names_dob_postcode", pupil: 2, warning: "nhs_number_ignored"}}},
+		{"an invalid NHS number and nothing else", []person{{"1234567890", "", "", "", "", "", ""}}, []want{{linkedBy: "quarantined:invalid_nhs_number"}}},
+		{"no key at all", []person{{"", "", "Isla", "", "", "", "F"}}, []want{{linkedBy: "quarantined:missing_identifier"}}},
+		{"a stranger", []person{{nhs(6), "", "Amara", "Okafor", "2016-01-02", "S3 3CC", "F"}}, []want{{linkedBy: "unmatched"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			var r, p strings.Builder
+			r.WriteString("school_urn,upn,year_group,gender,date_of_birth,forename,surname,postcode,nhs_number\n")
+			for _, x := range roster {
+				fmt.Fprintf(&r, "900001,%s,4,%s,%s,%s,%s,%s,%s\n", x.upn, x.sex, x.dob, x.fore, x.sur, x.pc, x.nhs)
+			}
+			p.WriteString(strings.Join(fixtures.ParticipationHeader, ",") + "\n")
+			for _, x := range tc.records {
+				fmt.Fprintf(&p, "mhst,%s,%s,%s,%s,%s,%s,%s,2024-10-01,session,Y\n", x.nhs, x.upn, x.fore, x.sur, x.dob, x.pc, x.sex)
+			}
+			res, err := Load(context.Background(), conn, []File{
+				{Source: schemas.SourceRoster, Path: write(t, dir, "roster.csv", r.String())},
+				{Source: schemas.SourceParticipation, Path: write(t, dir, "participation.csv", p.String())},
+			}, tok, filepath.Join(dir, "q"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer DropStaging(conn)
+			for i, w := range tc.want {
+				var outcome, how, pupil string
+				err := conn.QueryRowContext(context.Background(), `SELECT c.outcome,
+						CASE WHEN c.outcome = 'quarantined' THEN 'quarantined:' || split_part(c.failed, ':', 1) ELSE coalesce(c.linked_by, 'unmatched') END,
+						coalesce(p.upn_token, '')
+					FROM checked_participation c LEFT JOIN staged_pupils p USING (pupil_key) WHERE c.line = ?`, i+2).Scan(&outcome, &how, &pupil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantPupil := ""
+				if !strings.Contains("ambiguous conflict unmatched", w.linkedBy) && !strings.HasPrefix(w.linkedBy, "quarantined") {
+					wantPupil = tok.Token(pseudonym.UPN, roster[w.pupil].upn)
+				}
+				if how != w.linkedBy || pupil != wantPupil {
+					t.Errorf("record %d: %s to pupil %q, want %s to %q", i+1, how, pupil, w.linkedBy, wantPupil)
+				}
+				if w.warning != "" && res.Stats[1].Warnings[w.warning] != 1 {
+					t.Errorf("warnings %v, want one %s", res.Stats[1].Warnings, w.warning)
+				}
+			}
+		})
+	}
+}
+
+// TestTokensWithoutFingerprintAreRefused: tok_ columns with no key
+// fingerprint cannot be checked against the key, so the file is refused.
+func TestTokensWithoutFingerprintAreRefused(t *testing.T) {
+	conn, tok, dir := setup(t)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+schemas.MakeUPN(373, 1)+",3\n")
+	part := write(t, dir, "participation.csv", "programme,event_date,event,attended,tok_names_dob\nmhst,2024-10-01,session,Y,"+
+		strings.Repeat("a", 32)+"\n")
+	_, err := Load(context.Background(), conn, []File{
+		{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceParticipation, Path: part},
+	}, tok, filepath.Join(dir, "q"))
+	DropStaging(conn)
+	if !errors.Is(err, ErrTokenKey) || !strings.Contains(err.Error(), "no fingerprint") {
+		t.Fatalf("err = %v, want a refusal for tokens without a fingerprint", err)
+	}
 }

@@ -108,8 +108,9 @@ func (d Demographics) Keys() []string {
 			parts = []string{names, dob, pc}
 		case InitialDOBDistrict:
 			initial := ""
-			if fore != "" {
-				initial = fore[:1]
+			for _, r := range fore { // the first letter, not the first byte
+				initial = string(r)
+				break
 			}
 			parts = []string{sur, initial, dob, district}
 		case NamesDOB:
@@ -141,10 +142,16 @@ func join(parts []string) string {
 
 var foldAccents = transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 
+// foldLetters spells out the Latin letters that have no decomposition, so
+// Søren = Soren, Łukasz = Lukasz, Strauß = Strauss.
+var foldLetters = strings.NewReplacer("ø", "o", "Ø", "O", "ł", "l", "Ł", "L", "ß", "ss", "đ", "d", "Đ", "D",
+	"æ", "ae", "Æ", "AE", "œ", "oe", "Œ", "OE", "þ", "th", "Þ", "TH", "ð", "d", "Ð", "D", "ı", "i")
+
 // NormaliseName folds accents and case and keeps only letters:
 // "Anne-Marie" -> "annemarie", "O'Brien" -> "obrien", "Zoë" -> "zoe".
+// Letters of other scripts are kept as they are.
 func NormaliseName(s string) string {
-	folded, _, err := transform.String(foldAccents, s)
+	folded, _, err := transform.String(foldAccents, foldLetters.Replace(s))
 	if err != nil {
 		folded = s
 	}
@@ -185,9 +192,14 @@ var dateLayouts = []string{"2006-01-02", "02/01/2006", "2/1/2006", "02-01-2006",
 
 // NormaliseDate reads a date of birth in one of the unambiguous UK forms and
 // returns it as YYYY-MM-DD, or "" when it is not a real date. US month-first
-// dates are never tried: 03/04/2015 is 3 April.
+// dates are never tried: 03/04/2015 is 3 April. A midnight time part, as
+// spreadsheets add ("2015-04-03 00:00:00"), is dropped; two-digit years are
+// not read, since the century would be a guess.
 func NormaliseDate(s string) string {
 	s = strings.TrimSpace(s)
+	for _, midnight := range []string{" 00:00:00", " 00:00", "T00:00:00"} {
+		s = strings.TrimSuffix(s, midnight)
+	}
 	for _, layout := range dateLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.Format(time.DateOnly)
@@ -196,13 +208,14 @@ func NormaliseDate(s string) string {
 	return ""
 }
 
-// NormaliseSex returns F or M, or "" for anything else (U, X, empty): the
-// keys that use sex need a value both sides record the same way.
+// NormaliseSex returns F or M, or "" for anything else (U, X, 0, 9, empty):
+// the keys that use sex need a value both sides record the same way. The NHS
+// Data Dictionary's codes are read too: 1 male, 2 female.
 func NormaliseSex(s string) string {
 	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "F", "FEMALE", "GIRL":
+	case "F", "FEMALE", "GIRL", "2":
 		return "F"
-	case "M", "MALE", "BOY":
+	case "M", "MALE", "BOY", "1":
 		return "M"
 	}
 	return ""

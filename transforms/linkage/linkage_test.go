@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,10 @@ func TestNormaliseName(t *testing.T) {
 		{"Ciarán", "ciaran"},
 		{"Chloé", "chloe"},
 		{"St. John", "stjohn"},
+		{"Søren", "soren"},
+		{"Łukasz", "lukasz"},
+		{"Strauß", "strauss"},
+		{"Анна", "анна"}, // other scripts kept, lower-cased
 		{"", ""},
 		{"---", ""},
 	} {
@@ -51,6 +56,9 @@ func TestNormaliseDate(t *testing.T) {
 		{"3/4/2015", "2015-04-03"},
 		{"03-04-2015", "2015-04-03"},
 		{"20150403", "2015-04-03"},
+		{"2015-04-03 00:00:00", "2015-04-03"},
+		{"03/04/2015 00:00", "2015-04-03"},
+		{"03/04/15", ""}, // the century would be a guess
 		{"2015-02-30", ""}, // not a real date: no key, never a guess
 		{"30/02/2015", ""},
 		{"04/13/2015", ""}, // a US date is impossible as a UK one
@@ -64,7 +72,7 @@ func TestNormaliseDate(t *testing.T) {
 }
 
 func TestNormaliseSex(t *testing.T) {
-	for in, want := range map[string]string{"F": "F", "f": "F", "Female": "F", "M": "M", " male ": "M", "U": "", "X": "", "": ""} {
+	for in, want := range map[string]string{"F": "F", "f": "F", "Female": "F", "M": "M", " male ": "M", "1": "M", "2": "F", "U": "", "X": "", "9": "", "": ""} {
 		if got := NormaliseSex(in); got != want {
 			t.Errorf("NormaliseSex(%q) = %q, want %q", in, got, want)
 		}
@@ -157,5 +165,29 @@ func TestKeysNeedEveryField(t *testing.T) {
 		if empty := noSex.Keys()[i] == ""; empty != (k == PhoneticDOBSex) {
 			t.Errorf("%s empty = %v with sex unknown", k, empty)
 		}
+	}
+}
+
+// TestInitialIsALetterNotAByte: two Cyrillic forenames share their first
+// byte but not their first letter.
+func TestInitialIsALetterNotAByte(t *testing.T) {
+	anna := Demographics{Forename: "Анна", Surname: "Иванова", DateOfBirth: "2015-05-05", Postcode: "E1 6AN", Sex: "F"}
+	maria := Demographics{Forename: "Мария", Surname: "Иванова", DateOfBirth: "2015-05-05", Postcode: "E1 6ZZ", Sex: "F"}
+	if a, m := keyOf(t, anna, InitialDOBDistrict), keyOf(t, maria, InitialDOBDistrict); a == m || !strings.Contains(a, "|а|") {
+		t.Errorf("initial keys %q and %q: want different, with the letter а", a, m)
+	}
+}
+
+// TestNicknamesNeverMergeTwoNames: pairs that are as often two children's
+// names as one stay apart.
+func TestNicknamesNeverMergeTwoNames(t *testing.T) {
+	for _, pair := range [][2]string{{"sophie", "sophia"}, {"harry", "henry"}, {"evie", "evelyn"}, {"millie", "amelia"},
+		{"rosie", "rose"}, {"ella", "eleanor"}, {"sam", "samuel"}, {"alex", "alexander"}, {"ted", "edward"}} {
+		if Canonical(pair[0]) == Canonical(pair[1]) {
+			t.Errorf("%s and %s share a canonical form", pair[0], pair[1])
+		}
+	}
+	if Canonical("alfie") != Canonical("alfred") || Canonical("ollie") != Canonical("oliver") {
+		t.Error("Alfie/Alfred or Ollie/Oliver do not share a form")
 	}
 }
