@@ -49,6 +49,9 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	if abs(*in) == abs(*out) {
 		return usageError{errors.New("--out must be a new file, not the raw input")}
 	}
+	if _, err := os.Stat(*out); err == nil {
+		return usageError{fmt.Errorf("%s already exists; remove it or choose another --out", *out)}
+	}
 	tok, err := keys.Load(cfg.Path(cfg.Run.KeyFile))
 	if err != nil {
 		return err
@@ -81,11 +84,16 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*out); err == nil {
+	// A hard link, unlike a rename, fails if --out appeared meanwhile: an
+	// existing file is never replaced.
+	if err := os.Link(tmp.Name(), *out); errors.Is(err, os.ErrExist) {
 		return usageError{fmt.Errorf("%s already exists; remove it or choose another --out", *out)}
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	} else if err != nil {
 		return fmt.Errorf("write tokenised file: %w", err)
+	}
+	if dir, err := os.Open(filepath.Dir(*out)); err == nil {
+		dir.Sync() // the new name survives a crash
+		dir.Close()
 	}
 	log.Info("tokenised", "file", filepath.Base(*in), "rows", sum.Rows, "key_fingerprint", tok.Fingerprint())
 	var keysLine []string
