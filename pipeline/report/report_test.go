@@ -49,7 +49,7 @@ func TestRender(t *testing.T) {
 	}
 	m := &publish.Manifest{ReleaseID: "R1", Kind: "final", Privacy: publish.Privacy{Epsilon: 2, RoundingBase: 5, SuppressBelow: 10},
 		Approval: &publish.Approval{By: "Dr Example"}}
-	html, err := Render(m, rows)
+	html, err := Render(m, rows, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
