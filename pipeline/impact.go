@@ -22,12 +22,13 @@ import (
 // change sums carry the estimate, so they get the most; the histogram of index
 // months only steers the comparison group's pseudo index dates.
 var impactWeights = map[string]float64{
-	privacy.ImpactIndexMonths: 2,
-	privacy.ImpactPupils:      2,
-	privacy.ImpactChange:      3,
-	privacy.ImpactChangeSq:    1,
-	privacy.ImpactPAChange:    2,
-	privacy.ImpactPASwitchers: 1,
+	privacy.ImpactIndexMonths:  2,
+	privacy.ImpactPupils:       2,
+	privacy.ImpactMatchWeights: 1,
+	privacy.ImpactChange:       4,
+	privacy.ImpactChangeSq:     1,
+	privacy.ImpactPAChange:     2,
+	privacy.ImpactPASwitchers:  1,
 }
 
 // impactEpsilons is each impact measure's share of the release's epsilon.
@@ -176,7 +177,11 @@ func (p impactPlan) partitions() []privacy.ImpactPartition {
 		for _, per := range p.layout.Periods {
 			for _, bc := range p.layout.Cells {
 				for _, comparison := range []bool{false, true} {
-					for s := 0; s < p.layout.Strata; s++ {
+					first := 0
+					if !comparison {
+						first = privacy.AllStrata
+					}
+					for s := first; s < p.layout.Strata; s++ {
 						out = append(out, privacy.ImpactPartition{Programme: prog.ID, Period: per.ID, Breakdown: bc.Key, Value: bc.Value, Comparison: comparison, Stratum: s})
 					}
 				}

@@ -173,7 +173,9 @@ func (c *Config) ImpactEpsilon(epsilon float64) float64 {
 type Impact struct {
 	// Share is the part of each release's epsilon spent on the impact table;
 	// the attendance table gets the rest. 0 turns the impact table off.
-	// Defaults to 0.25 when programmes are configured, else 0.
+	// Defaults to 0.5 when programmes are configured, else 0: the impact
+	// estimate is the question the trust asks, and its comparison strata are
+	// small, so it gets half.
 	Share float64 `toml:"share"`
 	// WindowSessions is the length of the pre and post windows in possible
 	// sessions (half days with a P, AEA, AUTH or UNAUTH mark; holidays and
@@ -195,8 +197,9 @@ type Impact struct {
 	// Defaults to 10.
 	MinBaselineSessions int `toml:"min_baseline_sessions"`
 	// MinStratumPupils: a matching stratum whose noisy comparison count is
-	// below it is left out of the comparison (and its participants out of
-	// the difference). Defaults to 5.
+	// below it is merged with the next baseline band of the same FSM group
+	// (coarsened matching), so no comparison mean rests on a handful of noisy
+	// pupils. Defaults to 20.
 	MinStratumPupils int `toml:"min_stratum_pupils"`
 	// Breakdowns are published besides the total, each drawing on the
 	// budget: any of "fsm", "sen", "year_group". Defaults to none.
@@ -214,8 +217,8 @@ type Impact struct {
 // DefaultImpact is the [impact] section a configuration gets when it leaves
 // every key out (with programmes configured), for code that writes one.
 func DefaultImpact() Impact {
-	return Impact{Share: 0.25, WindowSessions: 60, MinWindowSessions: 30, MaxChangePP: 30,
-		BaselineBands: []float64{10, 20}, MinBaselineSessions: 10, MinStratumPupils: 5, Period: PeriodAcademicYear}
+	return Impact{Share: 0.5, WindowSessions: 60, MinWindowSessions: 30, MaxChangePP: 30,
+		BaselineBands: []float64{10, 20}, MinBaselineSessions: 10, MinStratumPupils: 20, Period: PeriodAcademicYear}
 }
 
 // Impact breakdowns and periods.
@@ -420,7 +423,7 @@ func (c *Config) setDefaults(md toml.MetaData) {
 		c.Publish.Levels = []string{LevelMAT, LevelSchool}
 	}
 	if !md.IsDefined("impact", "share") && len(c.Programmes) > 0 {
-		c.Impact.Share = 0.25
+		c.Impact.Share = 0.5
 	}
 	if c.Impact.WindowSessions == 0 {
 		c.Impact.WindowSessions = 60
@@ -438,7 +441,7 @@ func (c *Config) setDefaults(md toml.MetaData) {
 		c.Impact.MinBaselineSessions = 10
 	}
 	if !md.IsDefined("impact", "min_stratum_pupils") {
-		c.Impact.MinStratumPupils = 5
+		c.Impact.MinStratumPupils = 20
 	}
 	if c.Impact.Period == "" {
 		c.Impact.Period = PeriodAcademicYear

@@ -56,65 +56,102 @@ type ImpactEstimates struct {
 	Participants, Comparison, Difference Interval
 }
 
-// EstimateImpact combines per-stratum noisy sums into the participants'
-// mean change, the matched comparison group's mean change (each stratum's
-// comparison mean weighted by the participants' share of that stratum: exact
-// matching by post-stratification) and their difference. Only strata with
-// positive noisy participants and at least minStratum noisy comparison pupils
-// count ("matched"); the participants' change is over those strata too, so
-// the difference is the difference of the two published changes.
+// EstimateImpact combines noisy sums into the participants' mean change
+// (their sums over all strata), the matched comparison group's mean change
+// and their difference. The comparison's change is its stratum means
+// weighted by the participants' noisy count in each stratum (weights): exact
+// matching by post-stratification. Only strata with a positive weight and
+// at least minStratum noisy comparison pupils count; participants in other
+// strata are compared with the matched strata (documented as a limit).
 //
 // Each interval is the estimate ± 1.96 sd, with the variance the sum of the
-// sampling variance (from the noisy sums of squares: s²/n per group, the
-// comparison's stratum by stratum) and the noise variance of the noisy sums,
-// carried through by the delta method. maxSq bounds a pupil's squared
-// change, and so each sample variance.
-func EstimateImpact(part, comp []Stratum, minStratum, maxSq float64) ImpactEstimates {
-	var nm, sp, qp, noiseP float64
-	var matched []int
-	for i := range part {
-		if i < len(comp) && part[i].N > 0 && comp[i].N >= minStratum {
-			matched = append(matched, i)
-			nm += part[i].N
-			sp += part[i].S
-			qp += part[i].Q
-		}
-	}
-	if nm < 1 || len(matched) == 0 {
+// sampling variance (from the noisy sums of squares: s²/n for participants,
+// stratum by stratum for the comparison, weights held fixed) and the noise
+// variance of every noisy sum, carried through by the delta method. The
+// groups are disjoint pupils with independent noise, so the difference's
+// variance is the sum of theirs. maxSq bounds a pupil's squared change, and
+// so each sample variance.
+func EstimateImpact(part Stratum, weights []Stratum, comp []Stratum, minStratum, maxSq float64) ImpactEstimates {
+	if part.N < 1 {
 		return ImpactEstimates{}
 	}
-	mp := sp / nm
-	sampP := sampleVariance(nm, sp, qp, maxSq) / nm
-	// Comparison: weighted stratum means.
-	mc := 0.0
+	mp := part.S / part.N
+	varP := sampleVariance(part.N, part.S, part.Q, maxSq)/part.N + (part.VarS+mp*mp*part.VarN)/(part.N*part.N)
+	var total float64
+	var matched []int
+	for i := range weights {
+		if i < len(comp) && weights[i].N > 0 && comp[i].N >= minStratum {
+			matched = append(matched, i)
+			total += weights[i].N
+		}
+	}
+	out := ImpactEstimates{Participants: interval(mp, varP)}
+	if len(matched) == 0 {
+		return out
+	}
+	limit := math.Sqrt(maxSq)
 	means := make(map[int]float64, len(matched))
+	mc := 0.0
 	for _, i := range matched {
-		m := comp[i].S / comp[i].N
-		m = math.Max(-math.Sqrt(maxSq), math.Min(math.Sqrt(maxSq), m))
-		means[i] = m
-		mc += part[i].N / nm * m
+		means[i] = math.Max(-limit, math.Min(limit, comp[i].S/comp[i].N))
+		mc += weights[i].N / total * means[i]
 	}
-	var sampC, noiseC, noiseD float64
-	d := mp - mc
+	varC := 0.0
 	for _, i := range matched {
-		w := part[i].N / nm
-		c := comp[i]
-		sampC += w * w * sampleVariance(c.N, c.S, c.Q, maxSq) / c.N
-		noiseC += w * w * (c.VarS + means[i]*means[i]*c.VarN) / (c.N * c.N)
-		// The participants' noisy counts are the weights.
-		noiseC += sq((means[i]-mc)/nm) * part[i].VarN
-		noiseP += part[i].VarS/(nm*nm) + sq(mp/nm)*part[i].VarN
-		noiseD += part[i].VarS/(nm*nm) + sq((means[i]+d)/nm)*part[i].VarN
-		noiseD += w * w * (c.VarS + means[i]*means[i]*c.VarN) / (c.N * c.N)
+		w, c := weights[i].N/total, comp[i]
+		varC += w * w * sampleVariance(c.N, c.S, c.Q, maxSq) / c.N
+		varC += w * w * (c.VarS + means[i]*means[i]*c.VarN) / (c.N * c.N)
+		varC += sq((means[i]-mc)/total) * weights[i].VarN // the weights are noisy too
 	}
-	return ImpactEstimates{
-		Participants: interval(mp, sampP+noiseP),
-		Comparison:   interval(mc, sampC+noiseC),
-		Difference:   interval(d, sampP+sampC+noiseD),
-	}
+	out.Comparison = interval(mc, varC)
+	out.Difference = interval(mp-mc, varP+varC)
+	return out
 }
 
 func sq(x float64) float64 { return x * x }
+
+func (a Stratum) plus(b Stratum) Stratum {
+	return Stratum{N: a.N + b.N, S: a.S + b.S, Q: a.Q + b.Q, VarN: a.VarN + b.VarN, VarS: a.VarS + b.VarS, VarQ: a.VarQ + b.VarQ}
+}
+
+// MergeStrata coarsens the matching where the comparison is thin: strata
+// come in pairs by free school meals (index band x 2 + FSM), and within each
+// FSM group adjacent baseline bands are merged, lowest first, until each
+// merged stratum holds at least minStratum noisy comparison pupils; a
+// remainder joins the group's last merged stratum, or the other FSM group's
+// when its own group has none. Sums are additive, so a merged stratum's sums
+// and noise variances are the sums of its parts. It reads noisy values only.
+func MergeStrata(weights, comp []Stratum, minStratum float64) (w, c []Stratum) {
+	bands := len(comp) / 2
+	var pendingW, pendingC Stratum
+	pending := false
+	for fsm := 0; fsm < 2; fsm++ {
+		var accW, accC Stratum
+		open, first := false, len(c)
+		for b := 0; b < bands; b++ {
+			i := 2*b + fsm
+			accW, accC, open = accW.plus(weights[i]), accC.plus(comp[i]), true
+			if accC.N >= minStratum {
+				w, c = append(w, accW), append(c, accC)
+				accW, accC, open = Stratum{}, Stratum{}, false
+			}
+		}
+		switch {
+		case open && len(c) > first:
+			w[len(w)-1], c[len(c)-1] = w[len(w)-1].plus(accW), c[len(c)-1].plus(accC)
+		case open:
+			pendingW, pendingC, pending = pendingW.plus(accW), pendingC.plus(accC), true
+		}
+	}
+	if pending {
+		if len(c) > 0 {
+			w[len(w)-1], c[len(c)-1] = w[len(w)-1].plus(pendingW), c[len(c)-1].plus(pendingC)
+		} else {
+			w, c = []Stratum{pendingW}, []Stratum{pendingC}
+		}
+	}
+	return w, c
+}
 
 // sampleVariance is the unbiased sample variance from noisy n, sum and sum
 // of squares, clamped to [0, maxSq] (noise can push it outside); with fewer
@@ -141,16 +178,24 @@ type impactKey struct {
 // per programme x period x breakdown cell, in configuration order. Every
 // public partition must be present.
 func ImpactTable(cells []privacy.ImpactCell, l ImpactLayout) ([]schemas.ImpactRow, error) {
+	// Comparison cells by stratum; participants' cells with the AllStrata
+	// cell first, then the strata's match weights.
 	byKey := map[impactKey][]privacy.ImpactCell{}
+	seen := map[privacy.ImpactPartition]bool{}
 	for _, c := range cells {
 		k := impactKey{c.Programme, c.Period, c.Breakdown, c.Value, c.Comparison}
+		offset := 0
+		if !c.Comparison {
+			offset = 1
+		}
 		if byKey[k] == nil {
-			byKey[k] = make([]privacy.ImpactCell, l.Strata)
+			byKey[k] = make([]privacy.ImpactCell, l.Strata+offset)
 		}
-		if c.Stratum < 0 || c.Stratum >= l.Strata {
-			return nil, fmt.Errorf("impact cell %s has a stratum outside 0..%d", c.ImpactPartition, l.Strata-1)
+		if c.Stratum < -offset || c.Stratum >= l.Strata {
+			return nil, fmt.Errorf("impact cell %s has a stratum outside the configured %d", c.ImpactPartition, l.Strata)
 		}
-		byKey[k][c.Stratum] = c
+		byKey[k][c.Stratum+offset] = c
+		seen[c.ImpactPartition] = true
 	}
 	maxRate := float64(l.MaxChangeBP) / privacy.ChangeScale
 	var rows []schemas.ImpactRow
@@ -159,7 +204,7 @@ func ImpactTable(cells []privacy.ImpactCell, l ImpactLayout) ([]schemas.ImpactRo
 			for _, bc := range l.Cells {
 				part, ok1 := byKey[impactKey{prog.ID, per.ID, bc.Key, bc.Value, false}]
 				comp, ok2 := byKey[impactKey{prog.ID, per.ID, bc.Key, bc.Value, true}]
-				if !ok1 || !ok2 {
+				if !ok1 || !ok2 || !seen[part[0].ImpactPartition] || part[0].Stratum != privacy.AllStrata {
 					return nil, fmt.Errorf("no impact aggregate for programme %s, period %s, %s %s", prog.ID, per.ID, bc.Key, bc.Value)
 				}
 				r := schemas.ImpactRow{
@@ -167,17 +212,24 @@ func ImpactTable(cells []privacy.ImpactCell, l ImpactLayout) ([]schemas.ImpactRo
 					CountryCode: schemas.CountryCode, CountryName: schemas.CountryName, TrustID: l.TrustID, TrustName: l.TrustName,
 					ProgrammeID: prog.ID, Programme: prog.Name, Breakdown: bc.Name, BreakdownValue: bc.Label,
 				}
-				np, nc := noisyTotal(part), noisyTotal(comp)
-				if np.v < float64(l.SuppressBelow) || nc.v < float64(l.SuppressBelow) {
+				all, weights := part[0], part[1:]
+				np, nc := math.Max(0, float64(all.Pupils.Value)), noisyTotal(comp)
+				if np < float64(l.SuppressBelow) || nc.v < float64(l.SuppressBelow) {
 					r.Suppressed = true
 					rows = append(rows, r)
 					continue
 				}
 				base := Layout{RoundingBase: l.RoundingBase}
-				r.Participants, _, _ = base.count(value{v: np.v})
+				r.Participants, _, _ = base.count(value{v: np})
 				r.ComparisonPupils, _, _ = base.count(value{v: nc.v})
-				att := EstimateImpact(strata(part, attendance), strata(comp, attendance), l.MinStratumPupils, maxRate*maxRate)
-				pa := EstimateImpact(strata(part, persistence), strata(comp, persistence), l.MinStratumPupils, 1)
+				w := make([]Stratum, len(weights))
+				for i, c := range weights {
+					w[i] = Stratum{N: float64(c.MatchWeight.Value), VarN: c.MatchWeight.NoiseVariance}
+				}
+				wa, ca := MergeStrata(w, strata(comp, attendance), l.MinStratumPupils)
+				wp, cp := MergeStrata(w, strata(comp, persistence), l.MinStratumPupils)
+				att := EstimateImpact(outcome(all, attendance), wa, ca, l.MinStratumPupils, maxRate*maxRate)
+				pa := EstimateImpact(outcome(all, persistence), wp, cp, l.MinStratumPupils, 1)
 				r.ParticipantsChange, r.ParticipantsChangeLower95, r.ParticipantsChangeUpper95 = points(att.Participants)
 				r.ComparisonChange, r.ComparisonChangeLower95, r.ComparisonChangeUpper95 = points(att.Comparison)
 				r.Difference, r.DifferenceLower95, r.DifferenceUpper95 = points(att.Difference)
@@ -208,6 +260,8 @@ const (
 	attendance = iota
 	persistence
 )
+
+func outcome(c privacy.ImpactCell, o int) Stratum { return strata([]privacy.ImpactCell{c}, o)[0] }
 
 // strata converts one group's cells to an outcome's Stratum sums, in rate
 // units (a change of 0.05 is 5 points).

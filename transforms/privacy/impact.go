@@ -13,16 +13,23 @@ import (
 // package doc applies: an ImpactAggregator's release is ε-DP with ε the sum
 // of these measures' epsilons, given its bounding checks hold.
 const (
-	ImpactIndexMonths = "impact_index_months"   // participants per programme and month of first participation
-	ImpactPupils      = "impact_pupils"         // pupils per impact cell
-	ImpactChange      = "impact_change"         // sum of per-pupil change in attendance rate
-	ImpactChangeSq    = "impact_change_squared" // sum of its squares, for the sampling variance
-	ImpactPAChange    = "impact_pa_change"      // sum of per-pupil change in persistent absence (-1, 0, 1)
-	ImpactPASwitchers = "impact_pa_switchers"   // pupils whose persistent absence changed (its square)
+	ImpactIndexMonths  = "impact_index_months"   // participants per programme and month of first participation
+	ImpactPupils       = "impact_pupils"         // pupils per impact cell
+	ImpactChange       = "impact_change"         // sum of per-pupil change in attendance rate
+	ImpactChangeSq     = "impact_change_squared" // sum of its squares, for the sampling variance
+	ImpactPAChange     = "impact_pa_change"      // sum of per-pupil change in persistent absence (-1, 0, 1)
+	ImpactPASwitchers  = "impact_pa_switchers"   // pupils whose persistent absence changed (its square)
+	ImpactMatchWeights = "impact_match_weights"  // participants per matching stratum: the comparison's weights
 )
 
+// AllStrata is the Stratum of a participants' partition that holds their
+// sums over every stratum: participants' changes are summed once, not per
+// stratum, so their noise is not multiplied by the number of strata; their
+// count per stratum (ImpactMatchWeights) is drawn separately, for matching.
+const AllStrata = -1
+
 // ImpactMeasures lists the impact table's measures in a fixed order.
-var ImpactMeasures = []string{ImpactIndexMonths, ImpactPupils, ImpactChange, ImpactChangeSq, ImpactPAChange, ImpactPASwitchers}
+var ImpactMeasures = []string{ImpactIndexMonths, ImpactPupils, ImpactMatchWeights, ImpactChange, ImpactChangeSq, ImpactPAChange, ImpactPASwitchers}
 
 // ChangeScale is the unit of ImpactContribution.ChangeBP: hundredths of a
 // percentage point (1e-4 of a rate), so sums stay integers (pitfall 5).
@@ -112,7 +119,10 @@ func (c *Counter) Results() (map[string]Estimate, error) {
 // ImpactPartition is a public cell of the impact table: a programme, a period
 // of index dates, a breakdown cell ("total"/"Total", "fsm"/"Y", ...), the
 // group (participants or comparison) and a matching stratum (baseline band x
-// free school meals). All come from configuration.
+// free school meals). All come from configuration. Comparison partitions of
+// a stratum hold every measure but ImpactMatchWeights; participants'
+// partitions hold every measure but ImpactMatchWeights at Stratum AllStrata,
+// and ImpactMatchWeights alone at each stratum.
 type ImpactPartition struct {
 	Programme, Period string
 	Breakdown, Value  string
@@ -129,6 +139,9 @@ func (p ImpactPartition) String() string {
 }
 
 // ImpactContribution is one pupil's bounded record for one impact partition.
+// A participant's record names its own stratum: its sums go to the AllStrata
+// partition and its count to the stratum's ImpactMatchWeights, one partition
+// per measure either way.
 type ImpactContribution struct {
 	ImpactPartition
 	PupilKey int64
@@ -142,8 +155,9 @@ type ImpactContribution struct {
 
 // ImpactOptions configures an ImpactAggregator.
 type ImpactOptions struct {
-	// Epsilon per measure (ImpactPupils, ImpactChange, ImpactChangeSq,
-	// ImpactPAChange, ImpactPASwitchers). Required, each greater than 0.
+	// Epsilon per measure (ImpactPupils, ImpactMatchWeights, ImpactChange,
+	// ImpactChangeSq, ImpactPAChange, ImpactPASwitchers). Required, each
+	// greater than 0.
 	Epsilon map[string]float64
 	// MaxPartitions is how many impact partitions one pupil may reach. Required.
 	MaxPartitions int64
@@ -153,16 +167,21 @@ type ImpactOptions struct {
 	Noise noise.Noise
 }
 
-// ImpactCell holds the noisy sums of one impact partition.
+// ImpactCell holds the noisy sums of one impact partition; a participants'
+// stratum partition has MatchWeight only, the others everything else.
 type ImpactCell struct {
 	ImpactPartition
 	Pupils, Change, ChangeSq, PAChange, PASwitchers Estimate
+	MatchWeight                                     Estimate
 }
 
 type impactAggs struct {
+	weights                    *dpagg.Count // participants' stratum partitions only
 	pupils, switchers          *dpagg.Count
 	change, changeSq, paChange *dpagg.BoundedSumInt64
 }
+
+func weightsOnly(p ImpactPartition) bool { return !p.Comparison && p.Stratum != AllStrata }
 
 // ImpactAggregator accumulates impact contributions for fixed public
 // partitions. Not safe for concurrent use.
@@ -217,7 +236,9 @@ func NewImpact(partitions []ImpactPartition, opt ImpactOptions) (*ImpactAggregat
 		}
 		var c impactAggs
 		var err error
-		if c.pupils, err = count(ImpactPupils); err == nil {
+		if weightsOnly(p) {
+			c.weights, err = count(ImpactMatchWeights)
+		} else if c.pupils, err = count(ImpactPupils); err == nil {
 			if c.switchers, err = count(ImpactPASwitchers); err == nil {
 				if c.change, err = sum(ImpactChange, -opt.MaxChangeBP, opt.MaxChangeBP); err == nil {
 					if c.changeSq, err = sum(ImpactChangeSq, 0, a.maxSq); err == nil {
@@ -243,7 +264,7 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 		return ErrResultsTaken
 	}
 	cell, ok := a.cells[c.ImpactPartition]
-	if !ok {
+	if !ok || c.Stratum == AllStrata {
 		return fmt.Errorf("privacy: impact contribution to partition %s, which is not in the configured partitions", c.ImpactPartition)
 	}
 	key := impactSeen{c.PupilKey, c.ImpactPartition}
@@ -255,6 +276,18 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 	}
 	a.seen[key] = struct{}{}
 	a.perPupil[c.PupilKey]++
+	if !c.Comparison {
+		// The count for matching goes to the stratum, the sums to the
+		// participants' partition over all strata: one partition per measure.
+		if err := cell.weights.Increment(); err != nil {
+			return err
+		}
+		all := c.ImpactPartition
+		all.Stratum = AllStrata
+		if cell, ok = a.cells[all]; !ok {
+			return fmt.Errorf("privacy: impact partition %s is not in the configured partitions", all)
+		}
+	}
 	pa := max(-1, min(1, c.PAChange))
 	if err := cell.pupils.Increment(); err != nil {
 		return err
@@ -284,6 +317,13 @@ func (a *ImpactAggregator) Results() ([]ImpactCell, error) {
 		c := a.cells[p]
 		cell := ImpactCell{ImpactPartition: p}
 		var err error
+		if weightsOnly(p) {
+			if cell.MatchWeight, err = a.count(c.weights, ImpactMatchWeights); err != nil {
+				return nil, err
+			}
+			out = append(out, cell)
+			continue
+		}
 		if cell.Pupils, err = a.count(c.pupils, ImpactPupils); err != nil {
 			return nil, err
 		}
