@@ -525,6 +525,9 @@ func (r *Runner) privacyRecord(epsilon float64, spent map[string]float64) publis
 			p.EpsilonByMeasure[m] = e
 		}
 		im := c.Impact
+		if im.Breakdowns == nil {
+			im.Breakdowns = []string{} // "breakdowns": [] rather than null for readers of the manifest
+		}
 		p.Impact = &publish.ImpactPrivacy{
 			Epsilon: c.ImpactEpsilon(epsilon), MaxPartitionsPerPupil: r.impactPlan().maxPartitions,
 			WindowSessions: im.WindowSessions, MinWindowSessions: im.MinWindowSessions,

@@ -974,7 +974,7 @@ func TestQueryReadsOnlyTheRelease(t *testing.T) {
 	dir, cfgPath := demoTrust(t)
 	mustRun(t, "run", "--config", cfgPath)
 	list, _ := mustRun(t, "query", "--list")
-	for _, name := range []string{"attendance-by-programme", "persistent-absence", "schools"} {
+	for _, name := range []string{"attendance-by-programme", "persistent-absence", "schools", "impact"} {
 		if !strings.Contains(list, name) {
 			t.Errorf("--list lacks %s:\n%s", name, list)
 		}

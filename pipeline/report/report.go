@@ -85,11 +85,6 @@ type ImpactLine struct {
 	Suppressed                                   bool
 }
 
-func points(v, lo, hi *float64) Estimate {
-	e := estimate(v, lo, hi)
-	return e
-}
-
 // PointsString shows a change in percentage points with its interval.
 func (e Estimate) PointsString() string {
 	if !e.Available {
@@ -113,10 +108,10 @@ func Render(m *publish.Manifest, rows []schemas.AttendanceRow, impact []schemas.
 	page := Page{Manifest: m, Rows: len(rows)}
 	for _, r := range impact {
 		l := ImpactLine{Programme: r.Programme, Period: r.TimeIdentifier + " " + r.TimePeriod, Breakdown: r.BreakdownValue,
-			Participants: points(r.ParticipantsChange, r.ParticipantsChangeLower95, r.ParticipantsChangeUpper95),
-			Comparison:   points(r.ComparisonChange, r.ComparisonChangeLower95, r.ComparisonChangeUpper95),
-			Difference:   points(r.Difference, r.DifferenceLower95, r.DifferenceUpper95),
-			PADiff:       points(r.PADifference, r.PADifferenceLower95, r.PADifferenceUpper95),
+			Participants: estimate(r.ParticipantsChange, r.ParticipantsChangeLower95, r.ParticipantsChangeUpper95),
+			Comparison:   estimate(r.ComparisonChange, r.ComparisonChangeLower95, r.ComparisonChangeUpper95),
+			Difference:   estimate(r.Difference, r.DifferenceLower95, r.DifferenceUpper95),
+			PADiff:       estimate(r.PADifference, r.PADifferenceLower95, r.PADifferenceUpper95),
 			Pupils:       "c", Suppressed: r.Suppressed}
 		if r.Breakdown != "Total" {
 			l.Breakdown = r.Breakdown + ": " + r.BreakdownValue

@@ -289,7 +289,8 @@ func points(iv Interval) (v, lo, hi *float64) {
 	if !iv.OK {
 		return nil, nil, nil
 	}
-	p := func(x float64) *float64 { y := math.Round(x*1000) / 10; return &y }
+	// + 0 turns a negative zero into zero, so "-0.0" is never published.
+	p := func(x float64) *float64 { y := math.Round(x*1000)/10 + 0; return &y }
 	return p(iv.Value), p(iv.Lower), p(iv.Upper)
 }
 

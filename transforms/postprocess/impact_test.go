@@ -94,3 +94,17 @@ func TestMergeStrata(t *testing.T) {
 		})
 	}
 }
+
+func TestPointsNeverPublishesNegativeZero(t *testing.T) {
+	for _, x := range []float64{-0.0001, math.Copysign(0, -1), 0.0004} {
+		v, lo, hi := points(Interval{Value: x, Lower: x, Upper: x, OK: true})
+		for _, p := range []*float64{v, lo, hi} {
+			if *p != 0 || math.Signbit(*p) {
+				t.Errorf("points(%v) = %v, want 0 without a sign", x, *p)
+			}
+		}
+	}
+	if v, _, _ := points(Interval{}); v != nil {
+		t.Errorf("points of an estimate that could not be made = %v, want nil (z)", *v)
+	}
+}
