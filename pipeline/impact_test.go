@@ -5,9 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,10 +63,7 @@ func TestImpactIntervalsCoverThePlantedEffect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("statistical test over 20 fixture seeds")
 	}
-	seeds := int64(20)
-	if v, err := strconv.Atoi(os.Getenv("IMPACT_SEEDS")); err == nil {
-		seeds = int64(v) // for quick experiments only; the test asserts over 20
-	}
+	const seeds = 20
 	started := time.Now()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -84,30 +80,15 @@ func TestImpactIntervalsCoverThePlantedEffect(t *testing.T) {
 		for seed := int64(1); seed <= seeds; seed++ {
 			opt := tc.opt
 			opt.Schools, opt.PupilsPerSchool, opt.Seed = 4, 300, seed
-			t0 := time.Now()
 			cfg := impactTrust(t, opt)
-			if v, err := strconv.ParseFloat(os.Getenv("IMPACT_SHARE"), 64); err == nil {
-				cfg.Impact.Share = v
-			}
-			if v, err := strconv.Atoi(os.Getenv("IMPACT_MINSTRATUM")); err == nil {
-				cfg.Impact.MinStratumPupils = v
-			}
-			t1 := time.Now()
 			r := &Runner{Config: cfg, Logger: quiet}
 			res, err := r.Run(ctx)
 			if err != nil {
 				t.Fatalf("seed %d: run: %v", seed, err)
 			}
-			t2 := time.Now()
 			exact := impactWithoutNoise(t, r)
-			if os.Getenv("IMPACT_SEEDS") != "" {
-				t.Logf("seed %d: fixtures %s, run %s, no-noise impact %s", seed, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
-			}
 			for id, row := range totals(res.Impact) {
 				n++
-				if row.Difference == nil && os.Getenv("IMPACT_SEEDS") != "" {
-					t.Logf("seed %d %s: not estimable: suppressed %v participants %v comparison %v", seed, id, row.Suppressed, row.Participants, row.ComparisonPupils)
-				}
 				if row.Difference != nil {
 					estimable++
 					sum += *row.Difference
@@ -165,4 +146,64 @@ func impactWithoutNoise(t *testing.T, r *Runner) map[string]schemas.ImpactRow {
 		t.Fatalf("impact without noise: %v", err)
 	}
 	return totals(rows)
+}
+
+// TestImpactPeriodsAndBreakdowns runs the pipeline without noise and checks
+// the table's shape for each period option: one row per programme x period
+// x breakdown cell, all from configuration; each programme's participants
+// fall in the period of their index dates; and a breakdown's cells add up
+// to the Total (exact here, since there is no noise).
+func TestImpactPeriodsAndBreakdowns(t *testing.T) {
+	tests := []struct {
+		period      string
+		identifiers map[string]string // programme id -> the time_period holding its participants
+		periods     int
+	}{
+		// Index dates: mhst Nov-Dec 2024, asthma Jan-Feb 2025, healthy eating Apr-May 2025.
+		{config.PeriodAcademicYear, map[string]string{"mhst": "202425 Academic year", "asthma": "202425 Academic year", "healthy-eating": "202425 Academic year"}, 1},
+		{config.PeriodFinancialYear, map[string]string{"mhst": "202425 Financial year", "asthma": "202425 Financial year", "healthy-eating": "202526 Financial year"}, 2},
+		{config.PeriodTerm, map[string]string{"mhst": "202425 Autumn term", "asthma": "202425 Spring term", "healthy-eating": "202425 Summer term"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.period, func(t *testing.T) {
+			cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 150, Seed: 11})
+			cfg.Publish.RoundingBase, cfg.Publish.SuppressBelow = 1, 0
+			cfg.Impact.Period = tt.period
+			cfg.Impact.Breakdowns = []string{config.BreakdownFSM, config.BreakdownSEN, config.BreakdownYearGroup}
+			cfg.Impact.YearGroups = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+			res, err := (&Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cells := 1 + 2 + 3 + 11
+			if want := len(cfg.Programmes) * tt.periods * cells; len(res.Impact) != want {
+				t.Fatalf("%d impact rows, want %d programmes x %d periods x %d cells", len(res.Impact), len(cfg.Programmes), tt.periods, cells)
+			}
+			sums := map[string]int64{}
+			for _, r := range res.Impact {
+				if r.Participants == nil {
+					t.Fatalf("row %s %s %s %s has no participant count", r.ProgrammeID, r.TimePeriod, r.Breakdown, r.BreakdownValue)
+				}
+				period := r.TimePeriod + " " + r.TimeIdentifier
+				if r.Breakdown == "Total" && *r.Participants > 0 && tt.identifiers[r.ProgrammeID] != period {
+					t.Errorf("%s has %d participants in %s, want them all in %s", r.ProgrammeID, *r.Participants, period, tt.identifiers[r.ProgrammeID])
+				}
+				sums[r.ProgrammeID+"|"+period+"|"+r.Breakdown] += *r.Participants
+			}
+			for key, total := range sums {
+				prog, rest, _ := strings.Cut(key, "|")
+				period, breakdown, _ := strings.Cut(rest, "|")
+				if breakdown == "Total" {
+					if total == 0 && tt.identifiers[prog] == period {
+						t.Errorf("%s: no participants with both windows in %s", prog, period)
+					}
+					continue
+				}
+				// Every fixture pupil has FSM and SEN; year groups 1-11 cover all.
+				if want := sums[prog+"|"+period+"|Total"]; total != want {
+					t.Errorf("%s %s: %s cells add to %d participants, Total has %d", prog, period, breakdown, total, want)
+				}
+			}
+		})
+	}
 }
