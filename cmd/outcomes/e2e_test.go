@@ -544,7 +544,7 @@ func TestApproveFinalRelease(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
 		t.Fatalf("approve without a terminal: exit %d, %s", code, stderr)
 	}
-	for _, want := range []string{"Privacy: epsilon", "suppressed", "Trust-level attendance rate", "clamped to"} {
+	for _, want := range []string{"Privacy: epsilon", "suppressed", "Trust-level attendance rate", "clamped to", "Impact table: epsilon", "Impact: change in attendance rate"} {
 		if !strings.Contains(review, want) {
 			t.Errorf("review lacks %q:\n%s", want, review)
 		}
