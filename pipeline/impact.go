@@ -59,7 +59,7 @@ type impactPeriod struct {
 	start, end time.Time
 }
 
-// ImpactStrata is the number of matching strata: the baseline bands (one more
+// impactStrata is the number of matching strata: the baseline bands (one more
 // than the edges), the "no baseline" band, each split by FSM.
 func impactStrata(c *config.Config) int { return (len(c.Impact.BaselineBands) + 2) * 2 }
 
