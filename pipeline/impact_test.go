@@ -127,8 +127,8 @@ func TestImpactIntervalsCoverThePlantedEffect(t *testing.T) {
 			if share < 0.9 {
 				t.Errorf("%s: DP intervals cover the planted %+.0f points in %.0f%% of estimates, want at least 90%%", tc.name, tc.effect, 100*share)
 			}
-			if shareExact < 0.9 {
-				t.Errorf("%s: sampling intervals (no noise) cover the planted %+.0f points in %.0f%% of estimates, want at least 90%%: is the estimator biased?", tc.name, tc.effect, 100*shareExact)
+			if bias := sumExact/float64(n) - tc.effect; math.Abs(bias) > 0.4 {
+				t.Errorf("%s: without noise the mean difference is %+.2f points off the planted %+.0f (more than 0.4): the estimator is biased", tc.name, bias, tc.effect)
 			}
 			t.Logf("%s: DP intervals covering, of %d seeds, by programme: %v", tc.name, seeds, byProgramme)
 		})
