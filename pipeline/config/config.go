@@ -156,12 +156,17 @@ func (c *Config) Share(epsilon float64, measure string) float64 {
 	for _, m := range Measures {
 		total += c.Privacy.Weights[m]
 	}
-	return epsilon * (1 - c.Impact.Share) * c.Privacy.Weights[measure] / total
+	return (epsilon - c.ImpactEpsilon(epsilon)) * c.Privacy.Weights[measure] / total
 }
 
 // ImpactEpsilon is the part of a release's epsilon spent on the impact
 // table; the release's total stays privacy.epsilon (or provisional_epsilon).
+// It is 0 when there is no impact table (no programmes), so a share set
+// without programmes is not left unspent.
 func (c *Config) ImpactEpsilon(epsilon float64) float64 {
+	if !c.ImpactEnabled() {
+		return 0
+	}
 	return epsilon * c.Impact.Share
 }
 

@@ -621,6 +621,12 @@ func TestEpsilonFor(t *testing.T) {
 			t.Errorf("%s: the measures' epsilons and impact's sum to %v, want privacy.epsilon %v", tt.name, sum, c.Privacy.Epsilon)
 		}
 	}
+	// A share set without programmes has no impact table to spend it on:
+	// the attendance measures get the whole epsilon.
+	c0 := mustLoad(t, minimal+"\n[impact]\nshare = 0.5\n")
+	if got := c0.EpsilonFor(config.MeasurePupils); math.Abs(got-0.2) > 1e-12 || c0.ImpactEpsilon(1) != 0 {
+		t.Errorf("impact.share without programmes: pupils get %v, impact %v; want 0.2 and 0", got, c0.ImpactEpsilon(1))
+	}
 	// Awkward weights still split the whole budget.
 	c := mustLoad(t, edited(t, readValid(t),
 		edit{"pupils = 1.0", "pupils = 0.3"}, edit{"possible_sessions = 1.0", "possible_sessions = 0.7"},
