@@ -81,6 +81,8 @@ type Result struct {
 	Inputs  []ingest.Stats
 	Linkage []ingest.Linkage
 	Rows    []schemas.AttendanceRow
+	// Impact is the impact table's rows, empty when impact.share is 0.
+	Impact  []schemas.ImpactRow
 	Epsilon float64
 }
 
@@ -307,13 +309,21 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	res.Rows = rows
+	if c.ImpactEnabled() {
+		stage = time.Now()
+		// The same salt keeps the same programmes per pupil as the attendance cells.
+		if res.Impact, err = r.runImpact(ctx, conn, epsilon, salt, r.Noise); err != nil {
+			return nil, fmt.Errorf("impact: %w", err)
+		}
+		log.Info("impact drawn", LogStage, "impact", LogEpsilon, c.ImpactEpsilon(epsilon), LogRows, len(res.Impact), LogElapsed, time.Since(stage).Round(time.Millisecond))
+	}
 
 	m := &publish.Manifest{
 		ReleaseID: releaseID, Kind: kind, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
 		KeyFingerprint: tok.Fingerprint(), Fingerprint: fingerprint,
 		Privacy: r.privacyRecord(epsilon, spent), Inputs: publishedInputs(loaded.Stats),
 	}
-	files, err := r.releaseFiles(m, rows)
+	files, err := r.releaseFiles(m, rows, res.Impact)
 	if err != nil {
 		return nil, err
 	}
@@ -520,10 +530,26 @@ func (r *Runner) privacyRecord(epsilon float64, spent map[string]float64) publis
 	for _, t := range c.Terms {
 		p.Bounds = append(p.Bounds, publish.Bound{Term: TermID(t), Lower: 0, Upper: t.MaxSessions()})
 	}
+	if c.ImpactEnabled() {
+		for m, e := range impactEpsilons(c, epsilon) {
+			p.EpsilonByMeasure[m] = e
+		}
+		im := c.Impact
+		if im.Breakdowns == nil {
+			im.Breakdowns = []string{} // "breakdowns": [] rather than null for readers of the manifest
+		}
+		p.Impact = &publish.ImpactPrivacy{
+			Epsilon: c.ImpactEpsilon(epsilon), MaxPartitionsPerPupil: r.impactPlan().maxPartitions,
+			WindowSessions: im.WindowSessions, MinWindowSessions: im.MinWindowSessions,
+			MaxChangePP: im.MaxChangePP, BaselineBands: im.BaselineBands, MinBaselineSessions: im.MinBaselineSessions,
+			MinStratumPupils: im.MinStratumPupils, Breakdowns: im.Breakdowns, YearGroups: im.YearGroups, Period: im.Period,
+			Intervals: "95% normal intervals whose variance adds the sampling variance (from noisy sums of squared per-pupil changes) to the DP noise variance (delta method); they do not cover bias from clamping or from confounding the matching does not remove",
+		}
+	}
 	return p
 }
 
-func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow) ([]publish.File, error) {
+func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow, impact []schemas.ImpactRow) ([]publish.File, error) {
 	metadata := map[string]string{
 		"outcomes.release_id":      m.ReleaseID,
 		"outcomes.kind":            m.Kind,
@@ -551,17 +577,40 @@ func (r *Runner) releaseFiles(m *publish.Manifest, rows []schemas.AttendanceRow)
 	if err := publish.WriteMetaCSV[schemas.AttendanceRow](&meta); err != nil {
 		return nil, err
 	}
-	html, err := report.Render(m, rows)
+	html, err := report.Render(m, rows, impact)
 	if err != nil {
 		return nil, fmt.Errorf("render the report: %w", err)
 	}
 	name := schemas.AttendanceTable
-	return []publish.File{
+	files := []publish.File{
 		{Name: name + ".parquet", Rows: len(rows), Content: pq.Bytes()},
 		{Name: name + ".csv", Rows: len(rows), Content: csvBuf.Bytes()},
 		{Name: name + ".meta.csv", Content: meta.Bytes()},
 		{Name: "report.html", Content: html},
-	}, nil
+	}
+	if !r.Config.ImpactEnabled() {
+		return files, nil
+	}
+	// The impact table follows the attendance table's conventions: the same
+	// metadata, GSS symbols ("c" suppressed, "z" not estimable), EES meta file.
+	var ipq, icsv, imeta bytes.Buffer
+	if r.Config.Publish.CSVBOM {
+		icsv.WriteString("\ufeff")
+	}
+	if err := publish.WriteParquet(&ipq, impact, metadata); err != nil {
+		return nil, err
+	}
+	if err := publish.WriteCSV(&icsv, impact, func(r schemas.ImpactRow) bool { return r.Suppressed }); err != nil {
+		return nil, err
+	}
+	if err := publish.WriteMetaCSV[schemas.ImpactRow](&imeta); err != nil {
+		return nil, err
+	}
+	return append(files,
+		publish.File{Name: schemas.ImpactTable + ".parquet", Rows: len(impact), Content: ipq.Bytes()},
+		publish.File{Name: schemas.ImpactTable + ".csv", Rows: len(impact), Content: icsv.Bytes()},
+		publish.File{Name: schemas.ImpactTable + ".meta.csv", Content: imeta.Bytes()},
+	), nil
 }
 
 // fingerprint identifies what a release depends on: the inputs' content, the
@@ -576,7 +625,8 @@ func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, kind string, stats []inge
 		Programmes []config.Programme
 		Privacy    config.Privacy
 		Publish    config.Publish
-	}{c.Trust, c.Schools, c.Terms, c.Programmes, c.Privacy, c.Publish})
+		Impact     config.Impact
+	}{c.Trust, c.Schools, c.Terms, c.Programmes, c.Privacy, c.Publish, c.Impact})
 	fmt.Fprintf(h, "code %s\nkind %s\nkey %s\nconfig %s\n", r.CodeVersion, kind, tok.Fingerprint(), shape)
 	var ins []string
 	for _, s := range stats {

@@ -46,6 +46,27 @@ var pipelineSteps = []step{
 	{name: "load_participation"},
 	// $1 is the release's salt, $2 max_programmes_per_pupil.
 	{name: "contributions", selects: true, args: []any{int64(7), int64(2)}},
+	// The impact table (pipeline.runImpact), after setupImpact: $1 salt, $2
+	// max_programmes_per_pupil; then window, min window, max change (in
+	// hundredths of a point) and min baseline sessions.
+	{name: "impact_index_dates", selects: true, args: []any{int64(7), int64(1)}},
+	{name: "impact_windows", args: []any{int64(7), int64(1), int64(60), int64(30), int64(3000), int64(10)}},
+	{name: "impact_contributions", selects: true},
+}
+
+// setupImpact creates, empty, the public lists pipeline.runImpact defines
+// before the impact queries run.
+func setupImpact(ctx context.Context, t *testing.T, conn *sql.Conn) {
+	t.Helper()
+	for _, s := range []string{
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_bands (band_idx INTEGER, lower DOUBLE, upper DOUBLE, no_baseline BOOLEAN)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
+	} {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
 }
 
 // openConn opens an in-memory DuckDB and pins one connection, as the
@@ -147,6 +168,9 @@ func TestEveryQueryBinds(t *testing.T) {
 		if s.name == "validate_roster" {
 			setupStaging(ctx, t, conn)
 		}
+		if s.name == "impact_index_dates" {
+			setupImpact(ctx, t, conn)
+		}
 		cols, err := runStep(ctx, conn, s)
 		if err != nil {
 			t.Fatalf("%s.sql: %v", s.name, err)
@@ -166,6 +190,19 @@ func TestEveryQueryBinds(t *testing.T) {
 	}
 	if got := selected["contributions"]; !reflect.DeepEqual(got, wantContrib) {
 		t.Errorf("contributions columns = %v, want %v", got, wantContrib)
+	}
+	// pipeline.runImpact and feedImpact scan these columns by position.
+	wantIndex := []column{{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"index_date", "DATE"}}
+	if got := selected["impact_index_dates"]; !reflect.DeepEqual(got, wantIndex) {
+		t.Errorf("impact_index_dates columns = %v, want %v", got, wantIndex)
+	}
+	wantImpact := []column{
+		{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"period_idx", "INTEGER"}, {"breakdown", "VARCHAR"},
+		{"breakdown_value", "VARCHAR"}, {"participant", "BOOLEAN"}, {"stratum", "INTEGER"},
+		{"change_bp", "BIGINT"}, {"change_sq", "BIGINT"}, {"pa_change", "BIGINT"},
+	}
+	if got := selected["impact_contributions"]; !reflect.DeepEqual(got, wantImpact) {
+		t.Errorf("impact_contributions columns = %v, want %v", got, wantImpact)
 	}
 
 	// Quarantine files lead with where and why, and never hold an identifier.

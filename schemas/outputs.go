@@ -82,3 +82,55 @@ type AttendanceRow struct {
 	// It is not a published column: the symbols and nulls carry it.
 	Suppressed bool `parquet:"-"`
 }
+
+// ImpactTable is the impact table's name: impact.parquet, impact.csv and
+// impact.meta.csv.
+const ImpactTable = "impact"
+
+// ImpactRow is one row of the impact table: one programme x period of index
+// dates x breakdown cell, at trust level. Changes are in percentage points,
+// post window minus pre window; the comparison change is matched to the
+// participants on baseline absence band and free school meals; the
+// difference is participants' change minus the comparison's
+// (difference-in-differences). Intervals are 95% and combine the sampling
+// uncertainty with the differential privacy noise. Indicators are nil when
+// the row is suppressed (noisy pupil count below the threshold: "c") or not
+// estimable ("z").
+type ImpactRow struct {
+	TimePeriod      string `parquet:"time_period" ees:"time" label:"Period of the index dates (academic year such as 202425, or financial year such as 202425)"`
+	TimeIdentifier  string `parquet:"time_identifier" ees:"time" label:"Academic year, term or Financial year"`
+	GeographicLevel string `parquet:"geographic_level" ees:"geography" label:"Geographic level"`
+	CountryCode     string `parquet:"country_code" ees:"geography" label:"Country code"`
+	CountryName     string `parquet:"country_name" ees:"geography" label:"Country name"`
+	TrustID         string `parquet:"trust_id" ees:"geography" label:"Trust identifier"`
+	TrustName       string `parquet:"trust_name" ees:"geography" label:"Trust name"`
+	ProgrammeID     string `parquet:"programme_id" ees:"filter" label:"Programme identifier"`
+	Programme       string `parquet:"programme" ees:"filter" label:"Programme"`
+	Breakdown       string `parquet:"breakdown" ees:"filter" label:"Breakdown (Total, FSM, SEN or Year group)"`
+	BreakdownValue  string `parquet:"breakdown_value" ees:"filter" label:"Breakdown value (Total; FSM Y/N; SEN N/K/E; year group)"`
+
+	Participants              *int64   `parquet:"participants,optional" ees:"indicator" unit:"" dp:"0" label:"Participants with both windows (noisy, rounded)"`
+	ComparisonPupils          *int64   `parquet:"comparison_pupils,optional" ees:"indicator" unit:"" dp:"0" label:"Comparison pupils with both windows (noisy, rounded)"`
+	ParticipantsChange        *float64 `parquet:"participants_change,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' change in attendance rate, post minus pre window"`
+	ParticipantsChangeLower95 *float64 `parquet:"participants_change_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' change, 95% lower bound (sampling and noise)"`
+	ParticipantsChangeUpper95 *float64 `parquet:"participants_change_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' change, 95% upper bound (sampling and noise)"`
+	ComparisonChange          *float64 `parquet:"comparison_change,optional" ees:"indicator" unit:"pp" dp:"1" label:"Matched comparison group's change in attendance rate"`
+	ComparisonChangeLower95   *float64 `parquet:"comparison_change_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Comparison change, 95% lower bound"`
+	ComparisonChangeUpper95   *float64 `parquet:"comparison_change_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Comparison change, 95% upper bound"`
+	Difference                *float64 `parquet:"difference,optional" ees:"indicator" unit:"pp" dp:"1" label:"Difference in differences: participants' change minus comparison change"`
+	DifferenceLower95         *float64 `parquet:"difference_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Difference in differences, 95% lower bound"`
+	DifferenceUpper95         *float64 `parquet:"difference_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Difference in differences, 95% upper bound"`
+	ParticipantsPAChange      *float64 `parquet:"participants_pa_change,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' change in persistent absence rate, post minus pre window"`
+	ParticipantsPAChangeLow95 *float64 `parquet:"participants_pa_change_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' persistent absence change, 95% lower bound"`
+	ParticipantsPAChangeUp95  *float64 `parquet:"participants_pa_change_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Participants' persistent absence change, 95% upper bound"`
+	ComparisonPAChange        *float64 `parquet:"comparison_pa_change,optional" ees:"indicator" unit:"pp" dp:"1" label:"Matched comparison group's change in persistent absence rate"`
+	ComparisonPAChangeLow95   *float64 `parquet:"comparison_pa_change_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Comparison persistent absence change, 95% lower bound"`
+	ComparisonPAChangeUp95    *float64 `parquet:"comparison_pa_change_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Comparison persistent absence change, 95% upper bound"`
+	PADifference              *float64 `parquet:"pa_difference,optional" ees:"indicator" unit:"pp" dp:"1" label:"Difference in differences of the persistent absence rate"`
+	PADifferenceLower95       *float64 `parquet:"pa_difference_lower95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Persistent absence difference, 95% lower bound"`
+	PADifferenceUpper95       *float64 `parquet:"pa_difference_upper95,optional" ees:"indicator" unit:"pp" dp:"1" label:"Persistent absence difference, 95% upper bound"`
+
+	// Suppressed is true when the row's noisy participant or comparison count
+	// fell below the reliability threshold: every indicator is then nil ("c").
+	Suppressed bool `parquet:"-"`
+}

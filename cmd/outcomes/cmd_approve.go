@@ -129,7 +129,12 @@ func printReview(w io.Writer, dir string, m *publish.Manifest) error {
 	for _, b := range p.Bounds {
 		fmt.Fprintf(w, " %s [%d, %d]", b.Term, b.Lower, b.Upper)
 	}
-	fmt.Fprintf(w, ".\nRounded to %d; rows with a noisy pupil count under %d suppressed.\n\n", p.RoundingBase, p.SuppressBelow)
+	fmt.Fprintf(w, ".\nRounded to %d; rows with a noisy pupil count under %d suppressed.\n", p.RoundingBase, p.SuppressBelow)
+	if im := p.Impact; im != nil {
+		fmt.Fprintf(w, "Impact table: epsilon %.3g of the release's; each pupil in at most %d cells per measure; windows of %d possible sessions; each pupil's change clamped to ±%d points.\n",
+			im.Epsilon, im.MaxPartitionsPerPupil, im.WindowSessions, im.MaxChangePP)
+	}
+	fmt.Fprintln(w)
 
 	f, err := os.Open(filepath.Join(dir, schemas.AttendanceTable+".csv"))
 	if err != nil {
@@ -173,6 +178,23 @@ func printReview(w io.Writer, dir string, m *publish.Manifest) error {
 		}
 		fmt.Fprintf(w, "  %-12s %-28s %-13s %s (%s to %s)\n", get(r, "time_identifier"), get(r, "programme"), get(r, "pupil_group"),
 			get(r, "attendance_rate"), get(r, "attendance_rate_lower95"), get(r, "attendance_rate_upper95"))
+	}
+	for _, o := range m.Outputs {
+		if o.Path != schemas.ImpactTable+".parquet" {
+			continue
+		}
+		impact, err := publish.ReadParquet[schemas.ImpactRow](dir, o.Path)
+		if err != nil {
+			return err
+		}
+		suppressed := 0
+		for i := range impact {
+			if impact[i].Suppressed = impact[i].Participants == nil; impact[i].Suppressed {
+				suppressed++
+			}
+		}
+		fmt.Fprintf(w, "\nThe impact table has %d rows, %d of them suppressed.", len(impact), suppressed)
+		printImpact(w, impact)
 	}
 	return nil
 }

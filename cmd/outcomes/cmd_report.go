@@ -40,7 +40,16 @@ func cmdReport(_ context.Context, args []string, stdout io.Writer, _ *slog.Logge
 	for i := range rows {
 		rows[i].Suppressed = rows[i].Pupils == nil
 	}
-	html, err := report.Render(m, rows)
+	var impact []schemas.ImpactRow
+	if _, err := os.Stat(filepath.Join(real, schemas.ImpactTable+".parquet")); err == nil {
+		if impact, err = publish.ReadParquet[schemas.ImpactRow](real, schemas.ImpactTable+".parquet"); err != nil {
+			return err
+		}
+		for i := range impact {
+			impact[i].Suppressed = impact[i].Participants == nil
+		}
+	}
+	html, err := report.Render(m, rows, impact)
 	if err != nil {
 		return err
 	}

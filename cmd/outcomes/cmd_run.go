@@ -68,6 +68,39 @@ func printSummary(w io.Writer, res *pipeline.Result) {
 		}
 		fmt.Fprintf(w, "  %-12s %-28s %-13s %s\n", r.TimeIdentifier, r.Programme, r.PupilGroup, rate)
 	}
+	printImpact(w, res.Impact)
+}
+
+// printImpact shows each programme's trust-level estimates: the change in
+// attendance rate from the window before the first session to the window
+// after, for participants and the matched comparison, and the difference.
+func printImpact(w io.Writer, rows []schemas.ImpactRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nImpact: change in attendance rate after the first programme session, percentage points\n")
+	fmt.Fprintf(w, "(95%% interval for sampling and noise; comparison matched on baseline absence band and FSM):\n")
+	fmt.Fprintf(w, "  %-28s %-22s %-24s %-24s %s\n", "programme", "period", "participants", "comparison", "difference")
+	show := func(v, lo, hi *float64) string {
+		if v == nil {
+			return "z (not estimable)"
+		}
+		return fmt.Sprintf("%+5.1f (%+.1f to %+.1f)", *v, *lo, *hi)
+	}
+	for _, r := range rows {
+		if r.Breakdown != "Total" {
+			continue
+		}
+		period := r.TimeIdentifier + " " + r.TimePeriod
+		if r.Suppressed {
+			fmt.Fprintf(w, "  %-28s %-22s c (too few pupils)\n", r.Programme, period)
+			continue
+		}
+		fmt.Fprintf(w, "  %-28s %-22s %-24s %-24s %s\n", r.Programme, period,
+			show(r.ParticipantsChange, r.ParticipantsChangeLower95, r.ParticipantsChangeUpper95),
+			show(r.ComparisonChange, r.ComparisonChangeLower95, r.ComparisonChangeUpper95),
+			show(r.Difference, r.DifferenceLower95, r.DifferenceUpper95))
+	}
 }
 
 func baseName(p string) string {

@@ -72,12 +72,12 @@ func mustRun(t *testing.T, args ...string) (string, string) {
 
 // demoTrust makes a small synthetic trust with bad rows and unlinkable
 // records, its configuration and key, as `make demo` does.
-func demoTrust(t *testing.T) (dir, cfgPath string) {
+func demoTrust(t *testing.T, extra ...string) (dir, cfgPath string) {
 	t.Helper()
 	dir = t.TempDir()
 	cfgPath = filepath.Join(dir, "pipeline.toml")
-	mustRun(t, "fixtures", "--out", filepath.Join(dir, "data"), "--config", cfgPath,
-		"--schools", "2", "--pupils", "150", "--bad-rows", "30", "--unlinkable", "8", "--seed", "3")
+	mustRun(t, append([]string{"fixtures", "--out", filepath.Join(dir, "data"), "--config", cfgPath,
+		"--schools", "2", "--pupils", "150", "--bad-rows", "30", "--unlinkable", "8", "--seed", "3"}, extra...)...)
 	mustRun(t, "keygen", "--out", filepath.Join(dir, "key"))
 	return dir, cfgPath
 }
@@ -338,12 +338,14 @@ func TestNoRawIdentifierLeaves(t *testing.T) {
 	}
 	mem, _ := sql.Open("duckdb", "")
 	defer mem.Close()
-	pq := filepath.Join(release, "attendance.parquet")
-	ids.scanDuckDB(t, "published parquet", mem, []string{
-		fmt.Sprintf("read_parquet('%s')", pq),
-		fmt.Sprintf("parquet_kv_metadata('%s')", pq),
-		fmt.Sprintf("read_csv('%s', all_varchar = true)", filepath.Join(release, "attendance.csv")),
-	})
+	for _, table := range []string{"attendance", "impact"} {
+		pq := filepath.Join(release, table+".parquet")
+		ids.scanDuckDB(t, "published parquet", mem, []string{
+			fmt.Sprintf("read_parquet('%s')", pq),
+			fmt.Sprintf("parquet_kv_metadata('%s')", pq),
+			fmt.Sprintf("read_csv('%s', all_varchar = true)", filepath.Join(release, table+".csv")),
+		})
+	}
 	for _, q := range quarantine {
 		ids.scanDuckDB(t, "quarantine", mem, []string{fmt.Sprintf("read_csv('%s', all_varchar = true)", q)})
 	}
@@ -357,7 +359,7 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	}
 	dir, cfgPath := demoTrust(t)
 	out, _ := mustRun(t, "run", "--config", cfgPath)
-	if !strings.Contains(out, "Published provisional release") || !strings.Contains(out, "Trust-level attendance rate") {
+	if !strings.Contains(out, "Published provisional release") || !strings.Contains(out, "Trust-level attendance rate") || !strings.Contains(out, "Impact: change in attendance rate") {
 		t.Fatalf("summary missing:\n%s", out)
 	}
 	m, err := publish.Verify(filepath.Join(dir, "out", "latest"))
@@ -368,7 +370,7 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	for _, o := range m.Outputs {
 		names[o.Path] = true
 	}
-	for _, want := range []string{"attendance.parquet", "attendance.csv", "attendance.meta.csv"} {
+	for _, want := range []string{"attendance.parquet", "attendance.csv", "attendance.meta.csv", "impact.parquet", "impact.csv", "impact.meta.csv"} {
 		if !names[want] {
 			t.Errorf("manifest lacks %s: %+v", want, m.Outputs)
 		}
@@ -563,7 +565,7 @@ func TestApproveFinalRelease(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
 		t.Fatalf("approve without a terminal: exit %d, %s", code, stderr)
 	}
-	for _, want := range []string{"Privacy: epsilon", "suppressed", "Trust-level attendance rate", "clamped to"} {
+	for _, want := range []string{"Privacy: epsilon", "suppressed", "Trust-level attendance rate", "clamped to", "Impact table: epsilon", "Impact: change in attendance rate"} {
 		if !strings.Contains(review, want) {
 			t.Errorf("review lacks %q:\n%s", want, review)
 		}
@@ -622,71 +624,77 @@ func TestPublishedCSVFollowsEESConventions(t *testing.T) {
 		}
 		return recs
 	}
-	data, meta := read("attendance.csv"), read("attendance.meta.csv")
-	header := data[0]
-	mandatory := []string{"time_period", "time_identifier", "geographic_level", "country_code", "country_name"}
-	for i, m := range mandatory {
-		if header[i] != m {
-			t.Fatalf("column %d is %q, want %q (header %v)", i, header[i], m, header)
-		}
-	}
-	location := map[string]bool{"trust_id": true, "trust_name": true, "old_la_code": true, "new_la_code": true,
-		"la_name": true, "school_urn": true, "school_laestab": true, "school_name": true}
-	described := map[string]string{}
-	for _, r := range meta[1:] {
-		described[r[0]] = r[1]
-	}
-	for _, h := range header {
-		if h != strings.ToLower(h) || strings.ContainsAny(h, " -") {
-			t.Errorf("column %q is not snake_case", h)
-		}
-		isMandatory := false
-		for _, m := range mandatory {
-			isMandatory = isMandatory || h == m
-		}
-		if !isMandatory && !location[h] && described[h] == "" {
-			t.Errorf("column %q has no row in attendance.meta.csv", h)
-		}
-		if (isMandatory || location[h]) && described[h] != "" {
-			t.Errorf("time or geography column %q is listed in attendance.meta.csv", h)
-		}
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[h] = i
-	}
-	identifiers := map[string]bool{"Autumn term": true, "Spring term": true, "Summer term": true, "Academic year": true}
-	for n, r := range data[1:] {
-		line := n + 2
-		tp := r[col["time_period"]]
-		if len(tp) != 6 || (tp[2:4] == "99" && tp[4:] != "00") || (atoi(tp[2:4])+1)%100 != atoi(tp[4:]) {
-			t.Errorf("line %d: time_period %q is not a six-digit academic year", line, tp)
-		}
-		if !identifiers[r[col["time_identifier"]]] {
-			t.Errorf("line %d: time_identifier %q", line, r[col["time_identifier"]])
-		}
-		if r[col["country_code"]] != "E92000001" || r[col["country_name"]] != "England" {
-			t.Errorf("line %d: country %q %q", line, r[col["country_code"]], r[col["country_name"]])
-		}
-		switch r[col["geographic_level"]] {
-		case "MAT":
-			if r[col["trust_id"]] == "" || r[col["trust_name"]] == "" {
-				t.Errorf("line %d: MAT row without trust_id and trust_name", line)
-			}
-		case "School":
-			for _, c := range []string{"school_urn", "school_name", "school_laestab", "new_la_code", "la_name", "old_la_code"} {
-				if r[col[c]] == "" {
-					t.Errorf("line %d: School row with no %s", line, c)
+	// The attendance table and the impact table follow the same conventions.
+	for _, table := range []string{"attendance", "impact"} {
+		t.Run(table, func(t *testing.T) {
+			data, meta := read(table+".csv"), read(table+".meta.csv")
+			header := data[0]
+			mandatory := []string{"time_period", "time_identifier", "geographic_level", "country_code", "country_name"}
+			for i, m := range mandatory {
+				if header[i] != m {
+					t.Fatalf("column %d is %q, want %q (header %v)", i, header[i], m, header)
 				}
 			}
-		default:
-			t.Errorf("line %d: geographic_level %q", line, r[col["geographic_level"]])
-		}
-		for h, kind := range described {
-			if kind == "Indicator" && r[col[h]] == "" {
-				t.Errorf("line %d: indicator %s is blank; EES wants a value or a symbol", line, h)
+			location := map[string]bool{"trust_id": true, "trust_name": true, "old_la_code": true, "new_la_code": true,
+				"la_name": true, "school_urn": true, "school_laestab": true, "school_name": true}
+			described := map[string]string{}
+			for _, r := range meta[1:] {
+				described[r[0]] = r[1]
 			}
-		}
+			for _, h := range header {
+				if h != strings.ToLower(h) || strings.ContainsAny(h, " -") {
+					t.Errorf("column %q is not snake_case", h)
+				}
+				isMandatory := false
+				for _, m := range mandatory {
+					isMandatory = isMandatory || h == m
+				}
+				if !isMandatory && !location[h] && described[h] == "" {
+					t.Errorf("column %q has no row in %s.meta.csv", h, table)
+				}
+				if (isMandatory || location[h]) && described[h] != "" {
+					t.Errorf("time or geography column %q is listed in %s.meta.csv", h, table)
+				}
+			}
+			col := map[string]int{}
+			for i, h := range header {
+				col[h] = i
+			}
+			identifiers := map[string]bool{"Autumn term": true, "Spring term": true, "Summer term": true, "Academic year": true, "Financial year": true}
+			for n, r := range data[1:] {
+				line := n + 2
+				tp := r[col["time_period"]]
+				if len(tp) != 6 || (tp[2:4] == "99" && tp[4:] != "00") || (atoi(tp[2:4])+1)%100 != atoi(tp[4:]) {
+					t.Errorf("line %d: time_period %q is not a six-digit academic year", line, tp)
+				}
+				if !identifiers[r[col["time_identifier"]]] {
+					t.Errorf("line %d: time_identifier %q", line, r[col["time_identifier"]])
+				}
+				if r[col["country_code"]] != "E92000001" || r[col["country_name"]] != "England" {
+					t.Errorf("line %d: country %q %q", line, r[col["country_code"]], r[col["country_name"]])
+				}
+				switch r[col["geographic_level"]] {
+				case "MAT":
+					if r[col["trust_id"]] == "" || r[col["trust_name"]] == "" {
+						t.Errorf("line %d: MAT row without trust_id and trust_name", line)
+					}
+				case "School":
+					for _, c := range []string{"school_urn", "school_name", "school_laestab", "new_la_code", "la_name", "old_la_code"} {
+						if r[col[c]] == "" {
+							t.Errorf("line %d: School row with no %s", line, c)
+						}
+					}
+				default:
+					t.Errorf("line %d: geographic_level %q", line, r[col["geographic_level"]])
+				}
+				for h, kind := range described {
+					if kind == "Indicator" && r[col[h]] == "" {
+						t.Errorf("line %d: indicator %s is blank; EES wants a value or a symbol", line, h)
+					}
+				}
+			}
+
+		})
 	}
 }
 
@@ -987,7 +995,7 @@ func TestQueryReadsOnlyTheRelease(t *testing.T) {
 	dir, cfgPath := demoTrust(t)
 	mustRun(t, "run", "--config", cfgPath)
 	list, _ := mustRun(t, "query", "--list")
-	for _, name := range []string{"attendance-by-programme", "persistent-absence", "schools"} {
+	for _, name := range []string{"attendance-by-programme", "persistent-absence", "schools", "impact"} {
 		if !strings.Contains(list, name) {
 			t.Errorf("--list lacks %s:\n%s", name, list)
 		}
@@ -1085,7 +1093,9 @@ func chromium(t *testing.T) string {
 // a screenshot is saved (OUTCOMES_SCREENSHOT names where; a temp file otherwise).
 func TestReportRendersInABrowser(t *testing.T) {
 	browser := chromium(t)
-	dir, cfgPath := demoTrust(t)
+	// Epsilon 8, as in make demo: at 2, half of which goes to the impact
+	// table, this small trust's participant rows are mostly suppressed.
+	dir, cfgPath := demoTrust(t, "--epsilon", "8")
 	mustRun(t, "run", "--config", cfgPath)
 	report := filepath.Join(dir, "out", "latest", "report.html")
 	real, err := filepath.EvalSymlinks(report)
@@ -1126,7 +1136,8 @@ func TestReportRendersInABrowser(t *testing.T) {
 	if n := strings.Count(page, "<svg"); n < 4 {
 		t.Errorf("rendered report has %d charts, want one per programme and one overall", n)
 	}
-	for _, want := range []string{"<h1>Attendance and health programmes</h1>", "Headlines", "How to read these numbers", `role="img"`, "aria-label=", "epsilon"} {
+	for _, want := range []string{"<h1>Attendance and health programmes</h1>", "Headlines", "How to read these numbers", `role="img"`, "aria-label=", "epsilon",
+		"Did attendance change for pupils who took part?"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("rendered report lacks %q", want)
 		}

@@ -46,6 +46,7 @@ type Config struct {
 	Programmes []Programme `toml:"programmes"`
 	Privacy    Privacy     `toml:"privacy"`
 	Publish    Publish     `toml:"publish"`
+	Impact     Impact      `toml:"impact"`
 	DuckDB     DuckDB      `toml:"duckdb"`
 
 	// Dir is the folder relative paths are resolved against: the config file's own.
@@ -148,14 +149,96 @@ func (c *Config) EpsilonFor(measure string) float64 {
 	return c.Share(c.Privacy.Epsilon, measure)
 }
 
-// Share splits a release's epsilon by the measures' weights.
+// Share splits the attendance table's part of a release's epsilon (all of
+// it but impact.share) by the measures' weights.
 func (c *Config) Share(epsilon float64, measure string) float64 {
 	total := 0.0
 	for _, m := range Measures {
 		total += c.Privacy.Weights[m]
 	}
-	return epsilon * c.Privacy.Weights[measure] / total
+	return (epsilon - c.ImpactEpsilon(epsilon)) * c.Privacy.Weights[measure] / total
 }
+
+// ImpactEpsilon is the part of a release's epsilon spent on the impact
+// table; the release's total stays privacy.epsilon (or provisional_epsilon).
+// It is 0 when there is no impact table (no programmes), so a share set
+// without programmes is not left unspent.
+func (c *Config) ImpactEpsilon(epsilon float64) float64 {
+	if !c.ImpactEnabled() {
+		return 0
+	}
+	return epsilon * c.Impact.Share
+}
+
+// Impact configures the impact table (issue #6): for each programme, the
+// change in attendance from a window before each participant's first
+// attended session to a window after it, against a comparison group of
+// pupils who took part in no programme, matched on baseline absence band and
+// free school meals.
+type Impact struct {
+	// Share is the part of each release's epsilon spent on the impact table;
+	// the attendance table gets the rest. 0 turns the impact table off.
+	// Defaults to 0.5 when programmes are configured, else 0: the impact
+	// estimate is the question the trust asks, and its comparison strata are
+	// small, so it gets half.
+	Share float64 `toml:"share"`
+	// WindowSessions is the length of the pre and post windows in possible
+	// sessions (half days with a P, AEA, AUTH or UNAUTH mark; holidays and
+	// not-possible sessions do not count). Defaults to 60: six school weeks.
+	WindowSessions int `toml:"window_sessions"`
+	// MinWindowSessions is the fewest possible sessions a pupil needs in each
+	// window to be included. Defaults to half of WindowSessions.
+	MinWindowSessions int `toml:"min_window_sessions"`
+	// MaxChangePP bounds each pupil's change in attendance rate to
+	// [-MaxChangePP, +MaxChangePP] percentage points before noise: the
+	// sensitivity of the sums. Defaults to 30.
+	MaxChangePP int `toml:"max_change_pp"`
+	// BaselineBands are the edges, in % of possible sessions missed, of the
+	// baseline absence bands the comparison is matched on. The baseline is
+	// every possible session before the pre window. Defaults to [10, 20].
+	BaselineBands []float64 `toml:"baseline_bands"`
+	// MinBaselineSessions is the fewest baseline sessions that place a pupil
+	// in a band; pupils with fewer form their own "no baseline" band.
+	// Defaults to 10.
+	MinBaselineSessions int `toml:"min_baseline_sessions"`
+	// MinStratumPupils: a matching stratum whose noisy comparison count is
+	// below it is merged with the next baseline band of the same FSM group
+	// (coarsened matching), so no comparison mean rests on a handful of noisy
+	// pupils. Defaults to 20.
+	MinStratumPupils int `toml:"min_stratum_pupils"`
+	// Breakdowns are published besides the total, each drawing on the
+	// budget: any of "fsm", "sen", "year_group". Defaults to none.
+	Breakdowns []string `toml:"breakdowns"`
+	// YearGroups are the public year groups of the year_group breakdown.
+	// Required when breakdowns include "year_group".
+	YearGroups []int `toml:"year_groups"`
+	// Period is how estimates are grouped by the date of the first
+	// participation (the index date): "academic_year" (1 Sep - 31 Aug),
+	// "term" (the configured terms) or "financial_year" (NHS, 1 Apr -
+	// 31 Mar). Defaults to "academic_year".
+	Period string `toml:"period"`
+}
+
+// DefaultImpact is the [impact] section a configuration gets when it leaves
+// every key out (with programmes configured), for code that writes one.
+func DefaultImpact() Impact {
+	return Impact{Share: 0.5, WindowSessions: 60, MinWindowSessions: 30, MaxChangePP: 30,
+		BaselineBands: []float64{10, 20}, MinBaselineSessions: 10, MinStratumPupils: 20, Period: PeriodAcademicYear}
+}
+
+// Impact breakdowns and periods.
+const (
+	BreakdownFSM       = "fsm"
+	BreakdownSEN       = "sen"
+	BreakdownYearGroup = "year_group"
+
+	PeriodAcademicYear  = "academic_year"
+	PeriodTerm          = "term"
+	PeriodFinancialYear = "financial_year"
+)
+
+// ImpactEnabled reports whether releases carry the impact table.
+func (c *Config) ImpactEnabled() bool { return c.Impact.Share > 0 && len(c.Programmes) > 0 }
 
 // Release kinds. A provisional release is for the trust's own data lead and
 // is published at once; a final release, for wider publication, waits for a
@@ -343,6 +426,30 @@ func (c *Config) setDefaults(md toml.MetaData) {
 	}
 	if len(c.Publish.Levels) == 0 {
 		c.Publish.Levels = []string{LevelMAT, LevelSchool}
+	}
+	if !md.IsDefined("impact", "share") && len(c.Programmes) > 0 {
+		c.Impact.Share = 0.5
+	}
+	if c.Impact.WindowSessions == 0 {
+		c.Impact.WindowSessions = 60
+	}
+	if c.Impact.MinWindowSessions == 0 {
+		c.Impact.MinWindowSessions = c.Impact.WindowSessions / 2
+	}
+	if c.Impact.MaxChangePP == 0 {
+		c.Impact.MaxChangePP = 30
+	}
+	if !md.IsDefined("impact", "baseline_bands") {
+		c.Impact.BaselineBands = []float64{10, 20}
+	}
+	if !md.IsDefined("impact", "min_baseline_sessions") {
+		c.Impact.MinBaselineSessions = 10
+	}
+	if !md.IsDefined("impact", "min_stratum_pupils") {
+		c.Impact.MinStratumPupils = 20
+	}
+	if c.Impact.Period == "" {
+		c.Impact.Period = PeriodAcademicYear
 	}
 	if c.DuckDB.MemoryLimit == "" {
 		c.DuckDB.MemoryLimit = "4GB"
@@ -546,10 +653,61 @@ func (c *Config) validate() error {
 	if c.Publish.SuppressBelow < 0 {
 		bad("publish.suppress_below", c.Publish.SuppressBelow, "must not be negative")
 	}
+	c.validateImpact(bad)
 	if c.DuckDB.Threads < 1 {
 		bad("duckdb.threads", c.DuckDB.Threads, "must be at least 1")
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateImpact(bad func(key string, value any, reason string)) {
+	im := c.Impact
+	if !(im.Share >= 0 && im.Share < 1) {
+		bad("impact.share", im.Share, "must be at least 0 (off) and below 1: the attendance table needs the rest of the epsilon")
+	}
+	if im.WindowSessions < 2 || im.WindowSessions > 760 {
+		bad("impact.window_sessions", im.WindowSessions, "must be between 2 and 760 possible sessions")
+	}
+	if im.MinWindowSessions < 1 || im.MinWindowSessions > im.WindowSessions {
+		bad("impact.min_window_sessions", im.MinWindowSessions, "must be between 1 and impact.window_sessions")
+	}
+	if im.MaxChangePP < 1 || im.MaxChangePP > 100 {
+		bad("impact.max_change_pp", im.MaxChangePP, "must be between 1 and 100 percentage points")
+	}
+	for i, b := range im.BaselineBands {
+		if !(b > 0 && b < 100) || (i > 0 && !(b > im.BaselineBands[i-1])) {
+			bad(fmt.Sprintf("impact.baseline_bands[%d]", i), b, "band edges must lie between 0 and 100 % and increase")
+		}
+	}
+	if len(im.BaselineBands) > 9 {
+		bad("impact.baseline_bands", len(im.BaselineBands), "at most 9 edges: every band splits the comparison")
+	}
+	if im.MinBaselineSessions < 0 {
+		bad("impact.min_baseline_sessions", im.MinBaselineSessions, "must not be negative")
+	}
+	if im.MinStratumPupils < 1 {
+		bad("impact.min_stratum_pupils", im.MinStratumPupils, "must be at least 1")
+	}
+	seen := map[string]bool{}
+	for i, b := range im.Breakdowns {
+		if (b != BreakdownFSM && b != BreakdownSEN && b != BreakdownYearGroup) || seen[b] {
+			bad(fmt.Sprintf("impact.breakdowns[%d]", i), fmt.Sprintf("%q", b), `must be "fsm", "sen" or "year_group", each at most once`)
+		}
+		seen[b] = true
+	}
+	if seen[BreakdownYearGroup] && len(im.YearGroups) == 0 {
+		bad("impact.year_groups", nil, `lists the public year groups and is required when impact.breakdowns has "year_group"`)
+	}
+	seenYG := map[int]bool{}
+	for i, y := range im.YearGroups {
+		if y < 0 || y > 14 || seenYG[y] {
+			bad(fmt.Sprintf("impact.year_groups[%d]", i), y, "must be a year group from 0 (reception) to 14, each at most once")
+		}
+		seenYG[y] = true
+	}
+	if im.Period != PeriodAcademicYear && im.Period != PeriodTerm && im.Period != PeriodFinancialYear {
+		bad("impact.period", fmt.Sprintf("%q", im.Period), `must be "academic_year", "term" or "financial_year"`)
+	}
 }
 
 // yearStart is the first calendar year of an academic year label (2024 for

@@ -128,6 +128,16 @@ func TestLoadFillsDefaults(t *testing.T) {
 		{"dir", c.Dir, "/trust"},
 		{"has level MAT", c.HasLevel(config.LevelMAT), true},
 		{"has level School", c.HasLevel(config.LevelSchool), true},
+		// No programmes: no impact table.
+		{"impact.share without programmes", c.Impact.Share, 0.0},
+		{"impact enabled", c.ImpactEnabled(), false},
+		{"impact.window_sessions", c.Impact.WindowSessions, 60},
+		{"impact.min_window_sessions", c.Impact.MinWindowSessions, 30},
+		{"impact.max_change_pp", c.Impact.MaxChangePP, 30},
+		{"impact.baseline_bands", c.Impact.BaselineBands, []float64{10, 20}},
+		{"impact.min_baseline_sessions", c.Impact.MinBaselineSessions, 10},
+		{"impact.min_stratum_pupils", c.Impact.MinStratumPupils, 20},
+		{"impact.period", c.Impact.Period, config.PeriodAcademicYear},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -202,6 +212,10 @@ func TestLoadKeepsExplicitValues(t *testing.T) {
 		{"publish", c.Publish, config.Publish{Policy: "dfe", RoundingBase: 10, SuppressBelow: 5, Levels: []string{"MAT"}}},
 		{"has level School", c.HasLevel(config.LevelSchool), false},
 		{"duckdb", c.DuckDB, config.DuckDB{MemoryLimit: "1GB", Threads: 4}},
+		{"impact", c.Impact, config.Impact{Share: 0.4, WindowSessions: 50, MinWindowSessions: 20, MaxChangePP: 25,
+			BaselineBands: []float64{5, 15, 30}, MinBaselineSessions: 12, MinStratumPupils: 15,
+			Breakdowns: []string{"fsm", "year_group"}, YearGroups: []int{7, 8, 9}, Period: "financial_year"}},
+		{"impact enabled", c.ImpactEnabled(), true},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -410,6 +424,25 @@ func TestLoadValidates(t *testing.T) {
 		{"rounding_base negative", []edit{{"rounding_base = 10", "rounding_base = -5"}}, []string{"publish.rounding_base = -5"}},
 		{"suppress_below negative", []edit{{"suppress_below = 5", "suppress_below = -1"}}, []string{"publish.suppress_below = -1"}},
 		{"threads negative", []edit{{"threads = 4", "threads = -1"}}, []string{"duckdb.threads = -1"}},
+
+		{"impact share one", []edit{{"share = 0.4", "share = 1.0"}}, []string{"impact.share = 1"}},
+		{"impact share negative", []edit{{"share = 0.4", "share = -0.1"}}, []string{"impact.share = -0.1"}},
+		{"impact share zero turns it off", []edit{{"share = 0.4", "share = 0.0"}}, nil},
+		{"impact window one session", []edit{{"window_sessions = 50", "window_sessions = 1"}}, []string{"impact.window_sessions = 1", "impact.min_window_sessions = 20"}},
+		{"impact min window above window", []edit{{"min_window_sessions = 20", "min_window_sessions = 51"}}, []string{"impact.min_window_sessions = 51"}},
+		{"impact max change zero", []edit{{"max_change_pp = 25", "max_change_pp = -1"}}, []string{"impact.max_change_pp = -1"}},
+		{"impact max change over 100", []edit{{"max_change_pp = 25", "max_change_pp = 101"}}, []string{"impact.max_change_pp = 101"}},
+		{"impact bands not increasing", []edit{{"baseline_bands = [5.0, 15.0, 30.0]", "baseline_bands = [5.0, 30.0, 15.0]"}}, []string{"impact.baseline_bands[2] = 15"}},
+		{"impact band at 100", []edit{{"baseline_bands = [5.0, 15.0, 30.0]", "baseline_bands = [5.0, 100.0]"}}, []string{"impact.baseline_bands[1] = 100"}},
+		{"impact no bands", []edit{{"baseline_bands = [5.0, 15.0, 30.0]", "baseline_bands = []"}}, nil},
+		{"impact min stratum zero", []edit{{"min_stratum_pupils = 15", "min_stratum_pupils = 0"}}, []string{"impact.min_stratum_pupils = 0"}},
+		{"impact unknown breakdown", []edit{{`breakdowns = ["fsm", "year_group"]`, `breakdowns = ["fsm", "ethnicity"]`}}, []string{`impact.breakdowns[1] = "ethnicity"`}},
+		{"impact breakdown twice", []edit{{`breakdowns = ["fsm", "year_group"]`, `breakdowns = ["fsm", "fsm"]`}}, []string{`impact.breakdowns[1] = "fsm"`}},
+		{"impact year groups missing", []edit{{"year_groups = [7, 8, 9]", ""}}, []string{"impact.year_groups"}},
+		{"impact year group out of range", []edit{{"year_groups = [7, 8, 9]", "year_groups = [7, 15]"}}, []string{"impact.year_groups[1] = 15"}},
+		{"impact year group twice", []edit{{"year_groups = [7, 8, 9]", "year_groups = [7, 7]"}}, []string{"impact.year_groups[1] = 7"}},
+		{"impact period unknown", []edit{{`period = "financial_year"`, `period = "calendar_year"`}}, []string{`impact.period = "calendar_year"`}},
+		{"impact period term", []edit{{`period = "financial_year"`, `period = "term"`}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -555,13 +588,14 @@ func TestEpsilonFor(t *testing.T) {
 		text string
 		want map[string]float64
 	}{
-		// Weights 1, 1, 2, 2, 2 sum to 8; epsilon is 2.
+		// Weights 1, 1, 2, 2, 2 sum to 8; epsilon is 2, of which impact.share
+		// 0.4 goes to the impact table, leaving 1.2.
 		{"weighted", readValid(t), map[string]float64{
-			config.MeasurePupils:              0.25,
-			config.MeasurePossibleSessions:    0.25,
-			config.MeasureAuthorisedAbsence:   0.5,
-			config.MeasureUnauthorisedAbsence: 0.5,
-			config.MeasurePersistentAbsentees: 0.5,
+			config.MeasurePupils:              0.15,
+			config.MeasurePossibleSessions:    0.15,
+			config.MeasureAuthorisedAbsence:   0.3,
+			config.MeasureUnauthorisedAbsence: 0.3,
+			config.MeasurePersistentAbsentees: 0.3,
 		}},
 		// Equal default weights; epsilon is 1.
 		{"default weights", minimal, map[string]float64{
@@ -582,15 +616,22 @@ func TestEpsilonFor(t *testing.T) {
 			}
 			sum += got
 		}
-		if math.Abs(sum-c.Privacy.Epsilon) > 1e-12 {
-			t.Errorf("%s: the measures' epsilons sum to %v, want privacy.epsilon %v", tt.name, sum, c.Privacy.Epsilon)
+		// The attendance measures and the impact table share the release's epsilon.
+		if sum += c.ImpactEpsilon(c.Privacy.Epsilon); math.Abs(sum-c.Privacy.Epsilon) > 1e-12 {
+			t.Errorf("%s: the measures' epsilons and impact's sum to %v, want privacy.epsilon %v", tt.name, sum, c.Privacy.Epsilon)
 		}
+	}
+	// A share set without programmes has no impact table to spend it on:
+	// the attendance measures get the whole epsilon.
+	c0 := mustLoad(t, minimal+"\n[impact]\nshare = 0.5\n")
+	if got := c0.EpsilonFor(config.MeasurePupils); math.Abs(got-0.2) > 1e-12 || c0.ImpactEpsilon(1) != 0 {
+		t.Errorf("impact.share without programmes: pupils get %v, impact %v; want 0.2 and 0", got, c0.ImpactEpsilon(1))
 	}
 	// Awkward weights still split the whole budget.
 	c := mustLoad(t, edited(t, readValid(t),
 		edit{"pupils = 1.0", "pupils = 0.3"}, edit{"possible_sessions = 1.0", "possible_sessions = 0.7"},
 		edit{"\nauthorised_absence = 2.0", "\nauthorised_absence = 1.1"}, edit{"epsilon = 2.0", "epsilon = 0.9"}))
-	sum := 0.0
+	sum := c.ImpactEpsilon(0.9)
 	for _, m := range config.Measures {
 		sum += c.EpsilonFor(m)
 	}

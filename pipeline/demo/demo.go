@@ -45,6 +45,7 @@ func Config(truth *fixtures.Truth, dataDir, cfgDir string, epsilon float64) (*co
 				config.MeasureAuthorisedAbsence: 2, config.MeasureUnauthorisedAbsence: 2,
 			}},
 		Publish: config.Publish{RoundingBase: 5, SuppressBelow: 10, Levels: []string{config.LevelMAT, config.LevelSchool}},
+		Impact:  config.DefaultImpact(),
 		DuckDB:  config.DuckDB{MemoryLimit: "4GB", Threads: 2},
 	}
 	for _, s := range truth.Trust.Schools {

@@ -68,6 +68,26 @@ type Privacy struct {
 	RoundingBase          int                `json:"rounding_base"`
 	SuppressBelow         int                `json:"suppress_below"`
 	Intervals             string             `json:"intervals"`
+	// Impact records the impact table's parameters, when it is published.
+	Impact *ImpactPrivacy `json:"impact,omitempty"`
+}
+
+// ImpactPrivacy records how the impact table was bounded and drawn. Its
+// epsilon is part of the release's, split across the impact_* measures of
+// EpsilonByMeasure.
+type ImpactPrivacy struct {
+	Epsilon               float64   `json:"epsilon"`
+	MaxPartitionsPerPupil int64     `json:"max_partitions_per_pupil"`
+	WindowSessions        int       `json:"window_sessions"`
+	MinWindowSessions     int       `json:"min_window_sessions"`
+	MaxChangePP           int       `json:"max_change_pp"`
+	BaselineBands         []float64 `json:"baseline_bands_pct"`
+	MinBaselineSessions   int       `json:"min_baseline_sessions"`
+	MinStratumPupils      int       `json:"min_stratum_pupils"`
+	Breakdowns            []string  `json:"breakdowns"`
+	YearGroups            []int     `json:"year_groups,omitempty"`
+	Period                string    `json:"period"`
+	Intervals             string    `json:"intervals"`
 }
 
 // Bound is the declared clamp of one term's per-pupil session sums.

@@ -73,6 +73,24 @@ type Page struct {
 	Suppressed  int
 	Rows        int
 	MeasureList []string
+	// Impact holds the impact table's rows (empty when it is not published).
+	Impact []ImpactLine
+}
+
+// ImpactLine is one row of the impact table as the report shows it.
+type ImpactLine struct {
+	Programme, Period, Breakdown                 string
+	Participants, Comparison, Difference, PADiff Estimate
+	Pupils                                       string
+	Suppressed                                   bool
+}
+
+// PointsString shows a change in percentage points with its interval.
+func (e Estimate) PointsString() string {
+	if !e.Available {
+		return "not estimable"
+	}
+	return fmt.Sprintf("%+.1f (%+.1f to %+.1f)", e.Value, e.Lower, e.Upper)
 }
 
 func estimate(v, lo, hi *float64) Estimate {
@@ -84,9 +102,25 @@ func estimate(v, lo, hi *float64) Estimate {
 
 var termOrder = map[string]int{"Autumn term": 1, "Spring term": 2, "Summer term": 3}
 
-// Render builds the report for a release's attendance rows.
-func Render(m *publish.Manifest, rows []schemas.AttendanceRow) ([]byte, error) {
+// Render builds the report for a release's attendance rows and, when the
+// release has one, its impact table.
+func Render(m *publish.Manifest, rows []schemas.AttendanceRow, impact []schemas.ImpactRow) ([]byte, error) {
 	page := Page{Manifest: m, Rows: len(rows)}
+	for _, r := range impact {
+		l := ImpactLine{Programme: r.Programme, Period: r.TimeIdentifier + " " + r.TimePeriod, Breakdown: r.BreakdownValue,
+			Participants: estimate(r.ParticipantsChange, r.ParticipantsChangeLower95, r.ParticipantsChangeUpper95),
+			Comparison:   estimate(r.ComparisonChange, r.ComparisonChangeLower95, r.ComparisonChangeUpper95),
+			Difference:   estimate(r.Difference, r.DifferenceLower95, r.DifferenceUpper95),
+			PADiff:       estimate(r.PADifference, r.PADifferenceLower95, r.PADifferenceUpper95),
+			Pupils:       "c", Suppressed: r.Suppressed}
+		if r.Breakdown != "Total" {
+			l.Breakdown = r.Breakdown + ": " + r.BreakdownValue
+		}
+		if r.Participants != nil && r.ComparisonPupils != nil {
+			l.Pupils = fmt.Sprintf("%d / %d", *r.Participants, *r.ComparisonPupils)
+		}
+		page.Impact = append(page.Impact, l)
+	}
 	type key struct{ period, term, programme, group string }
 	mat := map[key]schemas.AttendanceRow{}
 	var programmes []string

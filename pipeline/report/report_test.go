@@ -49,7 +49,7 @@ func TestRender(t *testing.T) {
 	}
 	m := &publish.Manifest{ReleaseID: "R1", Kind: "final", Privacy: publish.Privacy{Epsilon: 2, RoundingBase: 5, SuppressBelow: 10},
 		Approval: &publish.Approval{By: "Dr Example"}}
-	html, err := Render(m, rows)
+	html, err := Render(m, rows, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,5 +71,45 @@ func TestRender(t *testing.T) {
 	}
 	if strings.Contains(page, "http://") && !strings.Contains(page, "http://www.w3.org") {
 		t.Error("the report refers to something on the network")
+	}
+}
+
+// TestRenderImpact checks the impact section: each row's estimates with
+// their intervals, breakdown labels, a suppressed row and a row that could
+// not be estimated; and that a release without an impact table has no section.
+func TestRenderImpact(t *testing.T) {
+	n, c := int64(80), int64(320)
+	impact := []schemas.ImpactRow{
+		{TimePeriod: "202425", TimeIdentifier: "Academic year", Programme: "Programme P", Breakdown: "Total", BreakdownValue: "Total",
+			Participants: &n, ComparisonPupils: &c,
+			ParticipantsChange: rate(4.3), ParticipantsChangeLower95: rate(4), ParticipantsChangeUpper95: rate(4.5),
+			ComparisonChange: rate(0.1), ComparisonChangeLower95: rate(-0.2), ComparisonChangeUpper95: rate(0.3),
+			Difference: rate(4.2), DifferenceLower95: rate(3.8), DifferenceUpper95: rate(4.6)},
+		{TimePeriod: "202425", TimeIdentifier: "Academic year", Programme: "Programme P", Breakdown: "FSM", BreakdownValue: "Eligible for free school meals",
+			Suppressed: true},
+		{TimePeriod: "202425", TimeIdentifier: "Academic year", Programme: "Programme P", Breakdown: "SEN", BreakdownValue: "SEN support",
+			Participants: &n, ComparisonPupils: &c, ParticipantsChange: rate(1), ParticipantsChangeLower95: rate(0), ParticipantsChangeUpper95: rate(2)},
+	}
+	m := &publish.Manifest{ReleaseID: "R1", Kind: "provisional", Privacy: publish.Privacy{Epsilon: 2, RoundingBase: 5, SuppressBelow: 10}}
+	html, err := Render(m, nil, impact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(html)
+	for _, want := range []string{
+		"Did attendance change for pupils who took part?", "Academic year 202425", "80 / 320",
+		"&#43;4.3 (&#43;4.0 to &#43;4.5)", "&#43;4.2 (&#43;3.8 to &#43;4.6)", "FSM: Eligible for free school meals",
+		"c: too few pupils", "SEN: SEN support", "not estimable",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	none, err := Render(m, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(none), "Did attendance change") {
+		t.Error("a release without an impact table shows an impact section")
 	}
 }

@@ -50,6 +50,30 @@ which it is only in part (the other pupils' figures are all pupils' minus partic
 pupils who take part differ from those who do not (they are often chosen because their attendance is low).</p>
 </section>
 
+{{if .Impact}}
+<section aria-labelledby="impact">
+<h2 id="impact">Did attendance change for pupils who took part?</h2>
+<p>For each programme: the change in each participant's attendance rate from the six school weeks before their
+first programme session to the six school weeks after it (counted in possible sessions, so holidays do not
+count), averaged over participants; the same change for a comparison group of pupils who took part in no
+programme, given pretend start dates drawn like the participants' and weighted to match the participants'
+earlier attendance and free school meals status; and the difference between the two (a
+"difference in differences", in percentage points). A positive difference means participants' attendance
+rose by more than similar pupils'. The interval is an approximate 95% interval that allows for both the noise
+added for privacy and the chance variation between pupils.</p>
+<table>
+<caption class="meta">Change in attendance rate after the first programme session, percentage points (95% interval)</caption>
+<thead><tr><th scope="col">Programme</th><th scope="col">Period</th><th scope="col">Group</th><th scope="col">Pupils (participants / comparison)</th><th scope="col">Participants</th><th scope="col">Comparison</th><th scope="col">Difference</th><th scope="col">Difference in persistent absence</th></tr></thead>
+<tbody>
+{{range .Impact}}<tr><th scope="row">{{.Programme}}</th><td>{{.Period}}</td><td>{{.Breakdown}}</td>{{if .Suppressed}}<td colspan="5">c: too few pupils to publish reliably</td>{{else}}<td class="num">{{.Pupils}}</td><td class="num">{{.Participants.PointsString}}</td><td class="num">{{.Comparison.PointsString}}</td><td class="num headline">{{.Difference.PointsString}}</td><td class="num">{{.PADiff.PointsString}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+<p class="note">The comparison makes the groups alike in earlier attendance and free school meals, not in everything:
+pupils chosen for a programme may differ in ways the data do not show, so a difference is evidence of an
+association with the programme, not proof that it caused the change.</p>
+</section>
+{{end}}
+
 <section aria-labelledby="programmes">
 <h2 id="programmes">Attendance by programme and term</h2>
 {{range .Programmes}}

@@ -1,0 +1,382 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/differential-privacy/go/v3/noise"
+
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/queries"
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/postprocess"
+	"github.com/outcomes/outcomes/transforms/privacy"
+)
+
+// impactWeights split the impact table's epsilon across its measures. The
+// change sums carry the estimate, so they get the most; the histogram of index
+// months only steers the comparison group's pseudo index dates.
+var impactWeights = map[string]float64{
+	privacy.ImpactIndexMonths:  2,
+	privacy.ImpactPupils:       2,
+	privacy.ImpactMatchWeights: 1,
+	privacy.ImpactChange:       4,
+	privacy.ImpactChangeSq:     1,
+	privacy.ImpactPAChange:     2,
+	privacy.ImpactPASwitchers:  1,
+}
+
+// impactEpsilons is each impact measure's share of the release's epsilon.
+func impactEpsilons(c *config.Config, epsilon float64) map[string]float64 {
+	total := 0.0
+	for _, m := range privacy.ImpactMeasures {
+		total += impactWeights[m]
+	}
+	out := map[string]float64{}
+	for _, m := range privacy.ImpactMeasures {
+		out[m] = c.ImpactEpsilon(epsilon) * impactWeights[m] / total
+	}
+	return out
+}
+
+// impactPlan is the public shape of the impact table, all from configuration.
+type impactPlan struct {
+	layout        postprocess.ImpactLayout
+	periods       []impactPeriod
+	months        []time.Time // first day of every month the terms touch
+	bands         []float64   // baseline band edges as absence fractions
+	maxPartitions int64
+	breakdowns    map[string]bool
+}
+
+type impactPeriod struct {
+	postprocess.ImpactPeriod
+	start, end time.Time
+}
+
+// impactStrata is the number of matching strata: the baseline bands (one more
+// than the edges), the "no baseline" band, each split by FSM.
+func impactStrata(c *config.Config) int { return (len(c.Impact.BaselineBands) + 2) * 2 }
+
+func (r *Runner) impactPlan() impactPlan {
+	c := r.Config
+	p := impactPlan{breakdowns: map[string]bool{}}
+	l := postprocess.ImpactLayout{TrustID: c.Trust.ID, TrustName: c.Trust.Name, Strata: impactStrata(c),
+		MinStratumPupils: float64(c.Impact.MinStratumPupils), MaxChangeBP: int64(c.Impact.MaxChangePP) * privacy.ChangeScale / 100,
+		RoundingBase: int64(c.Publish.RoundingBase), SuppressBelow: int64(c.Publish.SuppressBelow)}
+	for _, pr := range c.Programmes {
+		l.Programmes = append(l.Programmes, postprocess.Programme{ID: pr.ID, Name: pr.Name})
+	}
+	p.periods = impactPeriods(c)
+	for _, per := range p.periods {
+		l.Periods = append(l.Periods, per.ImpactPeriod)
+	}
+	l.Cells = []postprocess.BreakdownCell{{Key: "total", Value: "Total", Name: "Total", Label: "Total"}}
+	for _, b := range c.Impact.Breakdowns {
+		p.breakdowns[b] = true
+		switch b {
+		case config.BreakdownFSM:
+			l.Cells = append(l.Cells,
+				postprocess.BreakdownCell{Key: b, Value: "Y", Name: "FSM", Label: "Eligible for free school meals"},
+				postprocess.BreakdownCell{Key: b, Value: "N", Name: "FSM", Label: "Not known to be eligible"})
+		case config.BreakdownSEN:
+			l.Cells = append(l.Cells,
+				postprocess.BreakdownCell{Key: b, Value: "N", Name: "SEN", Label: "No special educational needs"},
+				postprocess.BreakdownCell{Key: b, Value: "K", Name: "SEN", Label: "SEN support"},
+				postprocess.BreakdownCell{Key: b, Value: "E", Name: "SEN", Label: "Education, health and care plan"})
+		case config.BreakdownYearGroup:
+			for _, y := range c.Impact.YearGroups {
+				label := "Year " + strconv.Itoa(y)
+				if y == 0 {
+					label = "Reception"
+				}
+				l.Cells = append(l.Cells, postprocess.BreakdownCell{Key: b, Value: strconv.Itoa(y), Name: "Year group", Label: label})
+			}
+		}
+	}
+	p.layout = l
+	for _, e := range c.Impact.BaselineBands {
+		p.bands = append(p.bands, e/100)
+	}
+	var first, last time.Time
+	for i, t := range c.Terms {
+		if i == 0 || t.StartDate().Before(first) {
+			first = t.StartDate()
+		}
+		if i == 0 || t.EndDate().After(last) {
+			last = t.EndDate()
+		}
+	}
+	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(last); m = m.AddDate(0, 1, 0) {
+		p.months = append(p.months, m)
+	}
+	p.maxPartitions = int64(c.Privacy.MaxProgrammesPerPupil) * int64(1+len(c.Impact.Breakdowns))
+	return p
+}
+
+// impactPeriods lists the periods of index dates the table is grouped by,
+// covering every configured term: academic years (each the span of its
+// configured terms: DfE's statistical year runs 1 August to 31 July, and
+// the 1 September to 31 August convention covers the same school days), the
+// configured terms, or NHS financial years (1 April to 31 March).
+func impactPeriods(c *config.Config) []impactPeriod {
+	var out []impactPeriod
+	label := func(y int) string { return fmt.Sprintf("%04d%02d", y, (y+1)%100) }
+	switch c.Impact.Period {
+	case config.PeriodTerm:
+		for _, t := range c.Terms {
+			out = append(out, impactPeriod{postprocess.ImpactPeriod{ID: TermID(t), TimePeriod: t.AcademicYear, TimeIdentifier: t.Name}, t.StartDate(), t.EndDate()})
+		}
+	case config.PeriodAcademicYear:
+		index := map[string]int{}
+		for _, t := range c.Terms {
+			i, ok := index[t.AcademicYear]
+			if !ok {
+				index[t.AcademicYear] = len(out)
+				out = append(out, impactPeriod{postprocess.ImpactPeriod{ID: "ay-" + t.AcademicYear, TimePeriod: t.AcademicYear, TimeIdentifier: "Academic year"}, t.StartDate(), t.EndDate()})
+				continue
+			}
+			if t.StartDate().Before(out[i].start) {
+				out[i].start = t.StartDate()
+			}
+			if t.EndDate().After(out[i].end) {
+				out[i].end = t.EndDate()
+			}
+		}
+	case config.PeriodFinancialYear:
+		seen := map[int]bool{}
+		yearOf := func(d time.Time) int {
+			if d.Month() < time.April {
+				return d.Year() - 1
+			}
+			return d.Year()
+		}
+		for _, t := range c.Terms {
+			for y := yearOf(t.StartDate()); y <= yearOf(t.EndDate()); y++ {
+				if !seen[y] {
+					seen[y] = true
+					start := time.Date(y, time.April, 1, 0, 0, 0, 0, time.UTC)
+					out = append(out, impactPeriod{postprocess.ImpactPeriod{ID: "fy-" + label(y), TimePeriod: label(y), TimeIdentifier: "Financial year"}, start, start.AddDate(1, 0, -1)})
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
+	return out
+}
+
+// impactPartitions lists every public impact cell.
+func (p impactPlan) partitions() []privacy.ImpactPartition {
+	var out []privacy.ImpactPartition
+	for _, prog := range p.layout.Programmes {
+		for _, per := range p.layout.Periods {
+			for _, bc := range p.layout.Cells {
+				for _, comparison := range []bool{false, true} {
+					first := 0
+					if !comparison {
+						first = privacy.AllStrata
+					}
+					for s := first; s < p.layout.Strata; s++ {
+						out = append(out, privacy.ImpactPartition{Programme: prog.ID, Period: per.ID, Breakdown: bc.Key, Value: bc.Value, Comparison: comparison, Stratum: s})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func monthKey(programme string, m time.Time) string { return programme + "|" + m.Format("2006-01") }
+
+// runImpact draws the impact table on the run's connection: first the noisy
+// histogram of participants' index months, from which the comparison group's
+// pseudo index dates are drawn; then the windows, the bounded per-pupil
+// contributions and their noisy sums, post-processed into rows. The caller
+// has already recorded the release's whole epsilon in the ledger.
+func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64, salt int64, nz noise.Noise) ([]schemas.ImpactRow, error) {
+	c := r.Config
+	plan := r.impactPlan()
+	eps := impactEpsilons(c, epsilon)
+	if err := defineImpactTables(ctx, conn, plan); err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "impact_windows"} {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
+		}
+	}()
+	maxProgrammes := int64(c.Privacy.MaxProgrammesPerPupil)
+
+	// Step 1: the histogram of index months.
+	var keys []string
+	monthKeys := map[string]bool{}
+	for _, prog := range c.Programmes {
+		for _, m := range plan.months {
+			keys = append(keys, monthKey(prog.ID, m))
+			monthKeys[monthKey(prog.ID, m)] = true
+		}
+	}
+	hist, err := privacy.NewCounter(keys, eps[privacy.ImpactIndexMonths], maxProgrammes, nz)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, queries.Get("impact_index_dates"), salt, maxProgrammes)
+	if err != nil {
+		return nil, fmt.Errorf("impact index dates: %w", err)
+	}
+	for rows.Next() {
+		var pupil int64
+		var prog int
+		var d time.Time
+		if err := rows.Scan(&pupil, &prog, &d); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("impact index dates: %w", err)
+		}
+		if prog < 0 || prog >= len(c.Programmes) {
+			rows.Close()
+			return nil, fmt.Errorf("impact index dates: programme key %d outside the configured list", prog)
+		}
+		// An index date outside the terms' months has no public cell; it
+		// only steers the comparison dates, so leaving it out is safe.
+		key := monthKey(c.Programmes[prog].ID, time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC))
+		if !monthKeys[key] {
+			continue
+		}
+		if err := hist.Add(pupil, key); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("impact index dates: %w", err)
+	}
+	rows.Close()
+	counts, err := hist.Results()
+	if err != nil {
+		return nil, err
+	}
+	for pi, prog := range c.Programmes {
+		est := make([]privacy.Estimate, len(plan.months))
+		for i, m := range plan.months {
+			est[i] = counts[monthKey(prog.ID, m)]
+		}
+		w := postprocess.IndexMonthWeights(est)
+		total := 0.0
+		for _, x := range w {
+			total += x
+		}
+		if total <= 0 {
+			continue // no comparison dates for this programme: its rows are not estimable
+		}
+		cum := 0.0
+		for i, m := range plan.months {
+			if w[i] <= 0 {
+				continue
+			}
+			lo := cum / total
+			cum += w[i]
+			hi := cum / total
+			if i == len(plan.months)-1 || cum >= total {
+				hi = math.Nextafter(1, 2)
+			}
+			days := m.AddDate(0, 1, 0).Sub(m).Hours() / 24
+			if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_months VALUES (?, ?::DATE, ?, ?, ?)", pi, m.Format(time.DateOnly), int(days), lo, hi); err != nil {
+				return nil, fmt.Errorf("impact months: %w", err)
+			}
+		}
+	}
+
+	// Step 2: the windows, bounded per pupil.
+	im := c.Impact
+	if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), salt, maxProgrammes, int64(im.WindowSessions),
+		int64(im.MinWindowSessions), plan.layout.MaxChangeBP, int64(im.MinBaselineSessions)); err != nil {
+		return nil, fmt.Errorf("impact windows: %w", err)
+	}
+
+	// Step 3: the noisy sums.
+	agg, err := privacy.NewImpact(plan.partitions(), privacy.ImpactOptions{Epsilon: eps, MaxPartitions: plan.maxPartitions,
+		MaxChangeBP: plan.layout.MaxChangeBP, Noise: nz})
+	if err != nil {
+		return nil, err
+	}
+	if err := feedImpact(ctx, conn, agg, plan, c); err != nil {
+		return nil, err
+	}
+	cells, err := agg.Results()
+	if err != nil {
+		return nil, err
+	}
+	return postprocess.ImpactTable(cells, plan.layout)
+}
+
+// defineImpactTables creates the public lists the impact queries join:
+// baseline bands, periods, and (filled after the histogram) the comparison
+// group's sampling distribution of index months.
+func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan) error {
+	stmts := []string{
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_bands (band_idx INTEGER, lower DOUBLE, upper DOUBLE, no_baseline BOOLEAN)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("define impact tables: %w", err)
+		}
+	}
+	edges := append(append([]float64{0}, plan.bands...), 2) // an absence share is at most 1
+	for i := 0; i+1 < len(edges); i++ {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_bands VALUES (?, ?, ?, false)", i, edges[i], edges[i+1]); err != nil {
+			return fmt.Errorf("define impact bands: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_bands VALUES (?, NULL, NULL, true)", len(edges)-1); err != nil {
+		return fmt.Errorf("define impact bands: %w", err)
+	}
+	for i, p := range plan.periods {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_periods VALUES (?, ?::DATE, ?::DATE)", i, p.start.Format(time.DateOnly), p.end.Format(time.DateOnly)); err != nil {
+			return fmt.Errorf("define impact periods: %w", err)
+		}
+	}
+	return nil
+}
+
+// feedImpact streams impact_contributions.sql into the aggregator. Rows of a
+// breakdown or value the configuration does not publish are skipped, so
+// partitions come from configuration, never from the data.
+func feedImpact(ctx context.Context, conn *sql.Conn, agg *privacy.ImpactAggregator, plan impactPlan, c *config.Config) error {
+	public := map[[2]string]bool{}
+	for _, bc := range plan.layout.Cells {
+		public[[2]string{bc.Key, bc.Value}] = true
+	}
+	rows, err := conn.QueryContext(ctx, queries.Get("impact_contributions"))
+	if err != nil {
+		return fmt.Errorf("impact contributions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ic privacy.ImpactContribution
+		var prog, period int
+		var participant bool
+		if err := rows.Scan(&ic.PupilKey, &prog, &period, &ic.Breakdown, &ic.Value, &participant, &ic.Stratum, &ic.ChangeBP, &ic.ChangeSq, &ic.PAChange); err != nil {
+			return fmt.Errorf("impact contributions: %w", err)
+		}
+		ic.Comparison = !participant
+		if !public[[2]string{ic.Breakdown, ic.Value}] {
+			continue
+		}
+		if prog < 0 || prog >= len(c.Programmes) || period < 0 || period >= len(plan.periods) {
+			return fmt.Errorf("impact contribution with keys (%d, %d) outside the configured lists", prog, period)
+		}
+		ic.Programme, ic.Period = c.Programmes[prog].ID, plan.periods[period].ID
+		if err := agg.Add(ic); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,140 @@
+package privacy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
+)
+
+func impactEpsilons() map[string]float64 {
+	eps := map[string]float64{}
+	for _, m := range ImpactMeasures {
+		eps[m] = 0.5
+	}
+	return eps
+}
+
+func impactPartitions() []ImpactPartition {
+	var out []ImpactPartition
+	for _, comparison := range []bool{false, true} {
+		first := 0
+		if !comparison {
+			first = AllStrata
+		}
+		for s := first; s < 2; s++ {
+			out = append(out, ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Comparison: comparison, Stratum: s})
+		}
+	}
+	return out
+}
+
+// TestImpactAggregatorBoundsEachPupil checks, without noise, that every
+// value is clamped to its declared bound whatever the input says, that a
+// participant's sums land in the all-strata partition and its count in its
+// stratum's match weight, and that input breaking the bounds is refused.
+func TestImpactAggregatorBoundsEachPupil(t *testing.T) {
+	part := ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Stratum: 1}
+	comp := part
+	comp.Comparison = true
+	tests := []struct {
+		name    string
+		adds    []ImpactContribution
+		wantErr string
+		check   func(t *testing.T, cells map[ImpactPartition]ImpactCell)
+	}{
+		{"values clamped", []ImpactContribution{
+			{ImpactPartition: comp, PupilKey: 1, ChangeBP: 99_999, ChangeSq: 1 << 40, PAChange: 7},
+			{ImpactPartition: comp, PupilKey: 2, ChangeBP: -99_999, ChangeSq: -5, PAChange: -7},
+		}, "", func(t *testing.T, cells map[ImpactPartition]ImpactCell) {
+			c := cells[comp]
+			if c.Pupils.Value != 2 || c.Change.Value != 0 || c.ChangeSq.Value != ImpactMaxSq(3000) || c.PAChange.Value != 0 || c.PASwitchers.Value != 2 {
+				t.Errorf("comparison cell = %+v, want 2 pupils, change 3000-3000, squares %d+0, pa 1-1, 2 switchers", c, ImpactMaxSq(3000))
+			}
+		}},
+		{"participant sums over all strata", []ImpactContribution{
+			{ImpactPartition: part, PupilKey: 1, ChangeBP: 400, ChangeSq: 16, PAChange: -1},
+		}, "", func(t *testing.T, cells map[ImpactPartition]ImpactCell) {
+			all := part
+			all.Stratum = AllStrata
+			if c := cells[all]; c.Pupils.Value != 1 || c.Change.Value != 400 || c.ChangeSq.Value != 16 || c.PAChange.Value != -1 {
+				t.Errorf("participants' all-strata cell = %+v", c)
+			}
+			if c := cells[part]; c.MatchWeight.Value != 1 || c.Pupils.Value != 0 {
+				t.Errorf("participants' stratum cell = %+v, want match weight 1 only", c)
+			}
+		}},
+		{"partition not configured", []ImpactContribution{
+			{ImpactPartition: ImpactPartition{Programme: "asthma", Period: "ay-202425", Breakdown: "total", Value: "Total"}, PupilKey: 1},
+		}, "not in the configured partitions", nil},
+		{"all-strata partition named directly", []ImpactContribution{
+			{ImpactPartition: ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Stratum: AllStrata}, PupilKey: 1},
+		}, "not in the configured partitions", nil},
+		{"pupil twice in a partition", []ImpactContribution{
+			{ImpactPartition: comp, PupilKey: 1}, {ImpactPartition: comp, PupilKey: 1},
+		}, "twice", nil},
+		{"pupil past max partitions", []ImpactContribution{
+			{ImpactPartition: comp, PupilKey: 1}, {ImpactPartition: part, PupilKey: 1},
+		}, "more than 1 impact partitions", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := NewImpact(impactPartitions(), ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tt.adds {
+				if err = a.Add(c); err != nil {
+					break
+				}
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Results()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != len(impactPartitions()) {
+				t.Errorf("%d cells, want one per public partition (%d), reached or not", len(res), len(impactPartitions()))
+			}
+			cells := map[ImpactPartition]ImpactCell{}
+			for _, c := range res {
+				cells[c.ImpactPartition] = c
+			}
+			tt.check(t, cells)
+			if _, err := a.Results(); err != ErrResultsTaken {
+				t.Errorf("second Results: %v, want ErrResultsTaken", err)
+			}
+		})
+	}
+}
+
+func TestCounterBoundsEachPupil(t *testing.T) {
+	c, err := NewCounter([]string{"mhst|2024-11", "mhst|2024-12"}, 1, 1, privacytest.NoNoise())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(1, "mhst|2024-11"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(1, "mhst|2024-12"); err == nil {
+		t.Error("a pupil counted in two keys with MaxPartitions 1 was accepted")
+	}
+	if err := c.Add(2, "mhst|2025-01"); err == nil {
+		t.Error("a key that is not configured was accepted")
+	}
+	got, err := c.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["mhst|2024-11"].Value != 1 || got["mhst|2024-12"].Value != 0 {
+		t.Errorf("counts = %+v", got)
+	}
+}
