@@ -101,8 +101,8 @@ func setupStaging(ctx context.Context, t *testing.T, conn *sql.Conn) {
 	stmts := []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
-		"CREATE OR REPLACE TEMP TABLE upn_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
-		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE upn_tokens (raw VARCHAR, status VARCHAR, token VARCHAR, link_token VARCHAR)",
+		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR, link_token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE demo_tokens (raw VARCHAR, tok_names_dob_postcode VARCHAR, tok_initial_dob_district VARCHAR, " +
 			"tok_names_dob VARCHAR, tok_phonetic_dob_sex VARCHAR, tok_forename_dob_postcode VARCHAR)",
 	}

@@ -35,10 +35,11 @@ WITH cleaned AS (
            nullif(upper(trim(r.attended)), '')   AS attended,
            CASE WHEN nullif(trim(r.nhs_number), '') IS NOT NULL THEN n.status
                 ELSE nullif(lower(trim(r.nhs_number_check)), '') END AS nhs_status,
-           coalesce(n.token, nullif(trim(r.tok_nhs_number), '')) AS nhs_token,
+           -- tokens under the linkage key, as partners make them
+           coalesce(n.link_token, nullif(trim(r.tok_nhs_number), '')) AS nhs_token,
            CASE WHEN nullif(trim(r.upn), '') IS NOT NULL THEN u.status
                 ELSE nullif(lower(trim(r.upn_check)), '') END AS upn_status,
-           coalesce(u.token, nullif(trim(r.tok_upn), '')) AS upn_token,
+           coalesce(u.link_token, nullif(trim(r.tok_upn), '')) AS upn_token,
            coalesce(d.tok_names_dob_postcode, nullif(trim(r.tok_names_dob_postcode), '')) AS tok_names_dob_postcode,
            coalesce(d.tok_initial_dob_district, nullif(trim(r.tok_initial_dob_district), '')) AS tok_initial_dob_district,
            coalesce(d.tok_names_dob, nullif(trim(r.tok_names_dob), '')) AS tok_names_dob,
@@ -92,7 +93,7 @@ record_keys AS (
 -- How many roster pupils each key token names.
 roster_hits AS (
     SELECT key_name, token, min(pupil_key) AS pupil_key, count(DISTINCT pupil_key) AS pupils
-    FROM (UNPIVOT (SELECT pupil_key, nhs_token AS nhs_number, upn_token AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
+    FROM (UNPIVOT (SELECT pupil_key, link_nhs AS nhs_number, link_upn AS upn, tok_names_dob_postcode AS names_dob_postcode, tok_initial_dob_district AS initial_dob_district, tok_names_dob AS names_dob, tok_phonetic_dob_sex AS phonetic_dob_sex, tok_forename_dob_postcode AS forename_dob_postcode
                    FROM staged_pupils)
           ON nhs_number, upn, names_dob_postcode, initial_dob_district, names_dob, phonetic_dob_sex, forename_dob_postcode INTO NAME key_name VALUE token)
     GROUP BY key_name, token
@@ -112,8 +113,8 @@ candidates AS (
            h.pupils > 1 OR pc.token IS NOT NULL AS ambiguous,
            -- the pupil's roster NHS number or UPN is not the record's own
            h.pupils = 1 AND (
-               (r.nhs_ok AND coalesce(p.nhs_token <> r.nhs_token, false))
-               OR (r.upn_ok AND coalesce(p.upn_token <> r.upn_token, false))) AS contradicted
+               (r.nhs_ok AND coalesce(p.link_nhs <> r.nhs_token, false))
+               OR (r.upn_ok AND coalesce(p.link_upn <> r.upn_token, false))) AS contradicted
     FROM record_keys k
     JOIN roster_hits h ON h.key_name = k.key_name AND h.token = k.token
     JOIN reasoned r ON r.file_id = k.file_id AND r.line = k.line

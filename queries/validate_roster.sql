@@ -18,6 +18,7 @@ WITH cleaned AS (
            nullif(trim(r.nhs_number), '') IS NOT NULL AS has_nhs,
            u.status AS upn_status, u.token AS upn_token,
            n.status AS nhs_status, n.token AS nhs_token,
+           u.link_token AS link_upn, n.link_token AS link_nhs,
            d.* EXCLUDE (raw)
     FROM raw_roster r
     LEFT JOIN upn_tokens u ON u.raw = r.upn
@@ -62,10 +63,11 @@ SELECT file, file_id, line,
        CASE WHEN nhs_status = 'valid' THEN nhs_token END AS nhs_token,
        has_nhs AND coalesce(nhs_status, 'invalid') <> 'valid' AS nhs_ignored,
        school_urn, year_group, fsm = 'Y' AS fsm, sen, gender,
+       link_upn, CASE WHEN nhs_status = 'valid' THEN link_nhs END AS link_nhs,
        tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode
 FROM ranked
 UNION ALL
 SELECT file, file_id, line, 'quarantined', failed, NULL, NULL, false, school_urn, year_group, NULL, sen, gender,
-       NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM reasoned
 WHERE failed IS NOT NULL;

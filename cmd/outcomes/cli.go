@@ -38,6 +38,7 @@ const usage = `outcomes: attendance impact of school health initiatives, publish
 Usage:
   outcomes fixtures --out DIR [--config FILE] [--seed N] [--schools N] [--pupils N] [--effect PP]
   outcomes keygen --out FILE
+  outcomes keygen --partner --config FILE --out FILE
   outcomes tokens --config FILE --in RAW.csv --out TOKENS.csv
   outcomes run --config FILE [--final]
   outcomes approve RELEASE --by NAME --config FILE [--yes]
@@ -134,7 +135,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitInterrupted
 	case errors.As(err, &ue), errors.As(err, &cfgErr), errors.As(err, &folderErr),
 		errors.Is(err, keys.ErrNoKey), errors.Is(err, keys.ErrKeyExposed), errors.Is(err, pseudonym.ErrShortKey),
-		errors.Is(err, pipeline.ErrKeyChanged):
+		errors.Is(err, pipeline.ErrKeyChanged), errors.Is(err, keys.ErrLinkageKey):
 		return ExitUsage
 	case errors.Is(err, ledger.ErrBudgetExhausted):
 		return ExitBudget

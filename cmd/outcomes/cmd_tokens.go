@@ -21,7 +21,7 @@ import (
 // touches no warehouse or ledger, so it takes no lock.
 func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fs := newFlags("tokens")
-	cfgPath := fs.String("config", "", "the pipeline configuration: its run.key_file is the shared key, its programmes and terms say which values may pass")
+	cfgPath := fs.String("config", "", "the pipeline configuration: its run.key_file is the partner's linkage key (or the trust's key), its programmes and terms say which values may pass")
 	in := fs.String("in", "", "the partner's raw participation CSV")
 	out := fs.String("out", "", "where to write the tokenised CSV (mode 0600; must not exist)")
 	if err := parse(fs, args); err != nil {
@@ -52,7 +52,10 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	if _, err := os.Stat(*out); err == nil {
 		return usageError{fmt.Errorf("%s already exists; remove it or choose another --out", *out)}
 	}
-	tok, err := keys.Load(cfg.Path(cfg.Run.KeyFile))
+	// The partner's configuration names the linkage key from `outcomes keygen
+	// --partner`; the trust's own names its key, from which the same linkage
+	// key is derived.
+	tok, err := keys.LoadLinkage(cfg.Path(cfg.Run.KeyFile))
 	if err != nil {
 		return err
 	}
@@ -100,7 +103,7 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	for _, k := range schemas.MatchKeys {
 		keysLine = append(keysLine, fmt.Sprintf("%s %d", k, sum.WithKey[k]))
 	}
-	fmt.Fprintf(stdout, "Wrote %d records to %s with key fingerprint %s.\n", sum.Rows, *out, tok.Fingerprint())
+	fmt.Fprintf(stdout, "Wrote %d records to %s with linkage key fingerprint %s.\n", sum.Rows, *out, tok.Fingerprint())
 	fmt.Fprintf(stdout, "Records with each match key: %s.\n", strings.Join(keysLine, ", "))
 	if sum.NoKey+sum.InvalidNHSNumber+sum.InvalidUPN+sum.NotShown > 0 {
 		fmt.Fprintf(stdout, "The pipeline will quarantine %d records with no usable identifier, %d with an NHS number that fails its check digit, %d with an invalid UPN "+

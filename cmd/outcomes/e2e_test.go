@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -1217,9 +1218,28 @@ func TestPartnerTokensFileLinksLikeTheRawFile(t *testing.T) {
 		t.Fatalf("the raw file linked nothing by demographics: %s", fromRaw)
 	}
 
+	// The partner holds only the linkage key, in a configuration of its own.
+	partnerKey := filepath.Join(dir, "partner.key")
+	mustRun(t, "keygen", "--partner", "--config", cfgPath, "--out", partnerKey)
+	cfgText, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partnerCfg := filepath.Join(dir, "partner.toml")
+	keyLine := regexp.MustCompile(`(?m)^(\s*key_file\s*=\s*).*$`)
+	if !keyLine.Match(cfgText) {
+		t.Fatal("no key_file line in the configuration")
+	}
+	if err := os.WriteFile(partnerCfg, keyLine.ReplaceAll(cfgText, []byte(`${1}"partner.key"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The pipeline refuses to run on the partner's key.
+	if code, _, errOut := outcomes(t, "run", "--config", partnerCfg); code != ExitUsage || !strings.Contains(errOut, "linkage key") {
+		t.Errorf("run with the partner's key: exit %d, %s", code, errOut)
+	}
 	tokens := filepath.Join(dir, "data", "participation.tokens.csv")
-	out, _ := mustRun(t, "tokens", "--config", cfgPath, "--in", filepath.Join(dir, "data", "participation.csv"), "--out", tokens)
-	if !strings.Contains(out, "key fingerprint") {
+	out, _ := mustRun(t, "tokens", "--config", partnerCfg, "--in", filepath.Join(dir, "data", "participation.csv"), "--out", tokens)
+	if !strings.Contains(out, "linkage key fingerprint") {
 		t.Errorf("tokens summary: %s", out)
 	}
 	if info, err := os.Stat(tokens); err != nil || info.Mode().Perm() != 0o600 {
@@ -1229,12 +1249,8 @@ func TestPartnerTokensFileLinksLikeTheRawFile(t *testing.T) {
 		!strings.Contains(errOut, "already exists") {
 		t.Errorf("tokenising over an existing file: exit %d, %s", code, errOut)
 	}
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	swapped := strings.Replace(string(cfg), `"data/participation.csv"`, `"data/participation.tokens.csv"`, 1)
-	if swapped == string(cfg) {
+	swapped := strings.Replace(string(cfgText), `"data/participation.csv"`, `"data/participation.tokens.csv"`, 1)
+	if swapped == string(cfgText) {
 		t.Fatal("the configuration does not list data/participation.csv")
 	}
 	if err := os.WriteFile(cfgPath, []byte(swapped), 0o600); err != nil {

@@ -329,7 +329,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 			return nil, err
 		}
 		if f.Source == schemas.SourceParticipation {
-			if err := checkTokenKey(ctx, conn, f.Path, id, tok.Fingerprint()); err != nil {
+			if err := checkTokenKey(ctx, conn, f.Path, id, tok.Linkage().Fingerprint()); err != nil {
 				return nil, err
 			}
 		}
@@ -620,7 +620,7 @@ func checkTokenKey(ctx context.Context, conn *sql.Conn, path string, fileID int,
 	if other.Valid && other.String != "" && regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(other.String) {
 		found = "key fingerprint " + other.String
 	}
-	return fmt.Errorf("%s line %d: %w: the row has %s, this pipeline's key is %s (%d rows differ). "+
+	return fmt.Errorf("%s line %d: %w: the row has %s, this pipeline's linkage key is %s (%d rows differ). "+
 		"Ask the partner to run `outcomes tokens` again with the current shared key; nothing was loaded",
 		path, firstWrong.Int64, ErrTokenKey, found, fingerprint, wrong)
 }

@@ -295,7 +295,7 @@ func TestTokenisedFileWithAnotherKeyIsRefused(t *testing.T) {
 		{Source: schemas.SourceParticipation, Path: path},
 	}, w.tok, filepath.Join(w.dir, "q"))
 	DropStaging(w.conn)
-	if err == nil || !strings.Contains(err.Error(), other.Fingerprint()) || !strings.Contains(err.Error(), w.tok.Fingerprint()) ||
+	if err == nil || !strings.Contains(err.Error(), other.Linkage().Fingerprint()) || !strings.Contains(err.Error(), w.tok.Linkage().Fingerprint()) ||
 		!strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("err = %v, want a refusal naming line 2 and both key fingerprints", err)
 	}

@@ -86,6 +86,7 @@ func (r TokenRules) keep(col, value string) string {
 // punctuation). Kept fields carry only values rules allow. Each output record is the input record of the same number,
 // so the pipeline's quarantine messages point at the partner's own records.
 func TokeniseFile(in io.Reader, out io.Writer, name string, tok *pseudonym.Tokeniser, rules TokenRules) (*TokeniseSummary, error) {
+	tok = tok.Linkage() // match tokens only, under the key partners share
 	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	head, err := r.Read()

@@ -23,6 +23,7 @@ var tokenSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "raw", Type: arrow.BinaryTypes.String},
 	{Name: "status", Type: arrow.BinaryTypes.String},
 	{Name: "token", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "link_token", Type: arrow.BinaryTypes.String, Nullable: true},
 }, nil)
 
 // demographicSchema is demo_tokens: a record's joined demographics (the
@@ -55,17 +56,22 @@ func appendToken(b *array.StringBuilder, token string) {
 // tokenise computes tokens once per distinct identifying value, not per row:
 // DuckDB hands the distinct raw values to Go as Arrow batches, Go checks and
 // tokenises each, and the tokens go back as an Arrow stream into temp tables:
-// upn_tokens and nhs_tokens (raw, status, token), where status is permanent,
-// temporary or invalid for UPNs and valid or invalid for NHS numbers; and
-// demo_tokens (raw, one token column per demographic match key), keyed by the
-// demographics macro of name, date of birth, postcode and gender.
+// upn_tokens and nhs_tokens (raw, status, token, link_token), where status is
+// permanent, temporary or invalid for UPNs and valid or invalid for NHS
+// numbers; and demo_tokens (raw, one token column per demographic match key),
+// keyed by the demographics macro of name, date of birth, postcode and gender.
+// token is made with the trust's key and kept in the warehouse; link_token and
+// the match-key tokens with the linkage key partners share, and kept nowhere.
 func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) error {
+	link := tok.Linkage()
 	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(string, []*array.StringBuilder) {
 		return func(raw string, out []*array.StringBuilder) {
 			status, token := check(tok, raw)
+			_, linkToken := check(link, raw)
 			out[0].Append(raw)
 			out[1].Append(status)
 			appendToken(out[2], token)
+			appendToken(out[3], linkToken)
 		}
 	}
 	tables := []tokenTable{
@@ -80,7 +86,7 @@ func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) err
 				UNION ALL SELECT forename, surname, date_of_birth, postcode, gender FROM raw_participation)`,
 			demographicSchema, func(raw string, out []*array.StringBuilder) {
 				out[0].Append(raw)
-				for i, token := range linkage.Tokens(tok, splitDemographics(raw)) {
+				for i, token := range linkage.Tokens(link, splitDemographics(raw)) {
 					appendToken(out[1+i], token)
 				}
 			}},

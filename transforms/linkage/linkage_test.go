@@ -58,7 +58,7 @@ func TestNormaliseDate(t *testing.T) {
 		{"20150403", "2015-04-03"},
 		{"2015-04-03 00:00:00", "2015-04-03"},
 		{"03/04/2015 00:00", "2015-04-03"},
-		{"03/04/15", ""}, // the century would be a guess
+		{"03/04/15", ""},   // the century would be a guess
 		{"2015-02-30", ""}, // not a real date: no key, never a guess
 		{"30/02/2015", ""},
 		{"04/13/2015", ""}, // a US date is impossible as a UK one

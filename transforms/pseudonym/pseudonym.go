@@ -39,14 +39,38 @@ type Tokeniser struct {
 	mac         hash.Hash
 	fingerprint string
 	buf         []byte
+	// linkageKey is the key Linkage derives; linkage its tokeniser, made on
+	// first use. A tokeniser made by NewLinkage is its own linkage tokeniser.
+	linkageKey []byte
+	linkage    *Tokeniser
 }
 
-// New returns a Tokeniser for key.
+// New returns a Tokeniser for the trust's key.
 func New(key []byte) (*Tokeniser, error) {
 	if len(key) < MinKeyBytes {
 		return nil, fmt.Errorf("%w (it has %d)", ErrShortKey, len(key))
 	}
-	return &Tokeniser{mac: hmac.New(sha256.New, key), fingerprint: Fingerprint(key)}, nil
+	return &Tokeniser{mac: hmac.New(sha256.New, key), fingerprint: Fingerprint(key), linkageKey: LinkageKey(key)}, nil
+}
+
+// NewLinkage returns a Tokeniser for a linkage key (from LinkageKey), as a
+// partner holds it: it makes match tokens only.
+func NewLinkage(linkageKey []byte) (*Tokeniser, error) {
+	if len(linkageKey) < MinKeyBytes {
+		return nil, fmt.Errorf("%w (it has %d)", ErrShortKey, len(linkageKey))
+	}
+	t := &Tokeniser{mac: hmac.New(sha256.New, linkageKey), fingerprint: Fingerprint(linkageKey)}
+	t.linkage = t
+	return t, nil
+}
+
+// Linkage returns the tokeniser of the linkage key derived from this one's:
+// the one match tokens are made with, on the trust's machine and on partners'.
+func (t *Tokeniser) Linkage() *Tokeniser {
+	if t.linkage == nil {
+		t.linkage, _ = NewLinkage(t.linkageKey) // 64 hex digits: never short
+	}
+	return t.linkage
 }
 
 // Fingerprint identifies a key without revealing it: the first 16 hex digits
@@ -95,4 +119,18 @@ func dropSpace(r rune) rune {
 		return -1
 	}
 	return r
+}
+
+// linkageLabel names the linkage key derived from the trust's key.
+const linkageLabel = "outcomes linkage key v1"
+
+// LinkageKey derives the key that match tokens are made with:
+// HMAC-SHA256(trust key, label), hex-encoded. Partners who tokenise their own
+// files get this key, never the trust's: it makes the tokens that linkage
+// compares within one run, but none of the tokens the warehouse keeps, and the
+// trust's key cannot be worked back from it.
+func LinkageKey(trustKey []byte) []byte {
+	mac := hmac.New(sha256.New, trustKey)
+	mac.Write([]byte(linkageLabel))
+	return []byte(hex.EncodeToString(mac.Sum(nil)))
 }
