@@ -47,6 +47,9 @@ type Config struct {
 	Privacy    Privacy     `toml:"privacy"`
 	Publish    Publish     `toml:"publish"`
 	DuckDB     DuckDB      `toml:"duckdb"`
+	// Sources says how to read each source's extracts (sources.go), keyed
+	// by source: roster, attendance, participation.
+	Sources map[string]Format `toml:"sources,omitempty"`
 
 	// Dir is the folder relative paths are resolved against: the config file's own.
 	Dir string `toml:"-"`
@@ -412,6 +415,7 @@ func (c *Config) validate() error {
 	if len(c.Inputs.Attendance) == 0 {
 		bad("inputs.attendance", nil, "needs at least one file")
 	}
+	c.validateSources(bad)
 	required("trust.id", c.Trust.ID)
 	required("trust.name", c.Trust.Name)
 
