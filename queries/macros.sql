@@ -13,3 +13,12 @@ CREATE OR REPLACE TEMP MACRO mask_identifiers(x) AS
 -- value is exactly where a mis-mapped name or number would sit.
 CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
     CASE WHEN x IS NULL THEN NULL WHEN ok THEN x ELSE '[not shown: unexpected value]' END;
+
+-- parse_input_date reads a date in a file's configured date_format
+-- (sources.<source>.date_format). ingest redefines it for each load from the
+-- files' formats; this is the default, ISO: YYYY-MM-DD, optionally followed by
+-- a time of day. Years outside 1900-2999 are invalid (strptime reads "24" as
+-- the year 24: a two-digit year is ambiguous, never guessed).
+CREATE OR REPLACE TEMP MACRO parse_input_date(file_id, t) AS
+    CASE WHEN year(try_strptime(t, ['%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M'])::DATE) BETWEEN 1900 AND 2999
+         THEN try_strptime(t, ['%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M'])::DATE END;

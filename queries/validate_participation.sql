@@ -28,7 +28,7 @@ cleaned AS (
 ),
 reasoned AS (
     SELECT *,
-           try_strptime(date_text, '%Y-%m-%d')::DATE AS event_date,
+           parse_input_date(file_id, date_text) AS event_date,
            CASE
                WHEN programme IS NULL THEN 'missing_value:programme'
                WHEN date_text IS NULL THEN 'missing_value:event_date'
@@ -38,7 +38,7 @@ reasoned AS (
                WHEN nhs_text IS NOT NULL AND nhs_status <> 'valid' THEN 'invalid_nhs_number'
                WHEN upn_text IS NOT NULL AND upn_status = 'invalid' THEN 'invalid_upn'
                WHEN programme NOT IN (SELECT programme_id FROM cfg_programmes) THEN 'unknown_programme'
-               WHEN try_strptime(date_text, '%Y-%m-%d') IS NULL THEN 'invalid_date:event_date'
+               WHEN parse_input_date(file_id, date_text) IS NULL THEN 'invalid_date:event_date'
                WHEN event NOT IN ('referral', 'session', 'completed') THEN 'invalid_event'
                WHEN attended NOT IN ('Y', 'N') THEN 'invalid_attended'
            END AS failed

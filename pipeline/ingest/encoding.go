@@ -1,0 +1,151 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/text/encoding/charmap"
+
+	"github.com/outcomes/outcomes/pipeline/config"
+)
+
+// NotUTF8Error reports a file declared UTF-8 (sources.<source>.encoding =
+// "utf-8") that is not.
+type NotUTF8Error struct {
+	Path   string
+	Source string
+	Line   int64
+}
+
+func (e *NotUTF8Error) Error() string {
+	return fmt.Sprintf("%s: line %d is not valid UTF-8, but sources.%s.encoding says the file is; if it was saved from Excel as CSV, set encoding = \"windows-1252\" (or leave encoding out to detect it)",
+		e.Path, e.Line, e.Source)
+}
+
+// readableCSV returns a CSV file DuckDB can read, with what one pass over it
+// learnt. A UTF-8 file with one kind of line ending is read where it is.
+// Otherwise a UTF-8 copy with LF endings is written into tmpDir, owner-only,
+// and cleanup removes it: the copy holds raw identifiers, so it lives only in
+// the run's private temp folder (beside DuckDB's own spill files) and only
+// while the file is staged. Windows-1252 is decoded by golang.org/x/text.
+func readableCSV(f File, tmpDir string, log *slog.Logger) (path string, scan *csvScan, cleanup func(), err error) {
+	cleanup = func() {}
+	in, err := os.Open(f.Path)
+	if err != nil {
+		return "", nil, cleanup, err
+	}
+	defer in.Close()
+	scan, err = scanCSV(in)
+	if err != nil {
+		return "", nil, cleanup, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	transcode := false
+	switch f.Format.Encoding {
+	case config.EncodingWindows1252:
+		transcode = true
+	case config.EncodingUTF8:
+		if !scan.validUTF8 {
+			return "", nil, cleanup, &NotUTF8Error{Path: f.Path, Source: string(f.Source), Line: scan.badLine}
+		}
+	default:
+		if !scan.validUTF8 {
+			transcode = true
+			log.Info("file is not valid UTF-8: read as Windows-1252 (set sources."+string(f.Source)+".encoding to say so and silence this)",
+				"file", filepath.Base(f.Path), "first_non_utf8_line", scan.badLine)
+		}
+	}
+	if !transcode && !scan.mixedEndings() {
+		return f.Path, scan, cleanup, nil
+	}
+	if scan.mixedEndings() {
+		log.Info("file mixes CRLF and LF line endings: read through a private copy with LF endings",
+			"file", filepath.Base(f.Path), "crlf_records", scan.crlf, "lf_records", scan.lf)
+	}
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return "", nil, cleanup, err
+	}
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return "", nil, cleanup, fmt.Errorf("create private temp folder: %w", err)
+	}
+	out, err := os.CreateTemp(tmpDir, "extract-*.csv") // mode 0600
+	if err != nil {
+		return "", nil, cleanup, fmt.Errorf("create private copy of %s: %w", f.Path, err)
+	}
+	cleanup = func() { os.Remove(out.Name()) }
+	var r io.Reader = in
+	if transcode {
+		r = charmap.Windows1252.NewDecoder().Reader(in)
+	}
+	var w io.Writer = out
+	if scan.mixedEndings() {
+		w = &lfWriter{w: out}
+	}
+	_, err = io.Copy(w, r)
+	if lw, ok := w.(*lfWriter); ok && err == nil {
+		err = lw.flush()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, func() {}, fmt.Errorf("write private copy of %s: %w", f.Path, err)
+	}
+	return out.Name(), scan, cleanup, nil
+}
+
+// lfWriter turns CRLF into LF, keeping a CR that ends one write until it
+// sees the next byte.
+type lfWriter struct {
+	w       io.Writer
+	heldCR  bool
+	scratch []byte
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	l.scratch = l.scratch[:0]
+	if l.heldCR {
+		if len(p) == 0 || p[0] != '\n' {
+			l.scratch = append(l.scratch, '\r')
+		}
+		l.heldCR = false
+	}
+	body := p
+	if len(body) > 0 && body[len(body)-1] == '\r' {
+		body, l.heldCR = body[:len(body)-1], true
+	}
+	l.scratch = append(l.scratch, bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))...)
+	if _, err := l.w.Write(l.scratch); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (l *lfWriter) flush() error {
+	if l.heldCR {
+		l.heldCR = false
+		_, err := l.w.Write([]byte("\r"))
+		return err
+	}
+	return nil
+}
+
+// privateTempDir is DuckDB's spill folder for this database: the run's
+// private temp folder inside the state folder (README, Privacy). Without an
+// absolute one (tests with an in-memory database), the system's.
+func privateTempDir(ctx context.Context, conn *sql.Conn) string {
+	var dir string
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('temp_directory')").Scan(&dir); err != nil || !filepath.IsAbs(dir) {
+		return os.TempDir()
+	}
+	return dir
+}
+
+var errEmpty = errors.New("the file is empty: expected a header row")

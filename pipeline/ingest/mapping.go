@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/schemas"
+)
+
+// contract is the input contract of a file in its layout.
+func contract(f File) []schemas.InputColumn {
+	return config.Contract(f.Source, f.Format.Layout)
+}
+
+// readColumns are the contract columns read from a file: identifiers only
+// where they become tokens. Names, dates of birth and postcodes are never read.
+func readColumns(f File) []string {
+	var out []string
+	for _, c := range contract(f) {
+		if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
+			continue
+		}
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// resolveColumns decides which of the file's headers feeds each contract
+// column: a header the source's mapping (sources.<source>.columns) names, or
+// else a header whose own name is the column's. Headers are compared after
+// normaliseHeader (case, spaces and punctuation ignored). It returns contract
+// column -> the header's position in found.
+func resolveColumns(f File, found []string) (map[string]int, error) {
+	byNorm := map[string][]int{}
+	var foundNorm []string
+	for i, h := range found {
+		n := normaliseHeader(h)
+		byNorm[n] = append(byNorm[n], i)
+		foundNorm = append(foundNorm, n)
+	}
+	headers := func(idx []int) []string {
+		out := make([]string, len(idx))
+		for i, k := range idx {
+			out[i] = found[k]
+		}
+		return out
+	}
+	out := map[string]int{}
+	taken := map[string]bool{} // normalised headers the mapping uses
+	var unmatched []string
+	mapped := make([]string, 0, len(f.Format.Columns))
+	for h := range f.Format.Columns {
+		mapped = append(mapped, h)
+	}
+	sort.Strings(mapped)
+	for _, h := range mapped {
+		n := normaliseHeader(h)
+		taken[n] = true
+		hs := byNorm[n]
+		switch {
+		case len(hs) == 0:
+			unmatched = append(unmatched, h)
+		case len(hs) > 1:
+			return nil, &AmbiguousHeaderError{Path: f.Path, Column: f.Format.Columns[h], Headers: headers(hs)}
+		default:
+			out[f.Format.Columns[h]] = hs[0]
+		}
+	}
+	var missing, expected []string
+	for _, c := range contract(f) {
+		expected = append(expected, c.Name)
+		if _, ok := out[c.Name]; !ok && !taken[c.Name] {
+			switch hs := byNorm[c.Name]; {
+			case len(hs) > 1:
+				if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
+					continue // never read, so never ambiguous
+				}
+				return nil, &AmbiguousHeaderError{Path: f.Path, Column: c.Name, Headers: headers(hs)}
+			case len(hs) == 1:
+				out[c.Name] = hs[0]
+			}
+		}
+		if _, ok := out[c.Name]; c.Required && !ok {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected, Found: foundNorm,
+			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched}
+	}
+	return out, nil
+}
+
+// AmbiguousHeaderError reports two headers that both read as one column.
+type AmbiguousHeaderError struct {
+	Path    string
+	Column  string
+	Headers []string
+}
+
+func (e *AmbiguousHeaderError) Error() string {
+	return fmt.Sprintf("%s: the headers %s all read as column %s (headers are compared ignoring case, spaces and punctuation); map the one to use in the configuration's sources columns",
+		e.Path, quoteAll(e.Headers), e.Column)
+}
+
+// mappingText describes a mapping for an error message, naming its key.
+func mappingText(source string, m map[string]string, unmatched []string) string {
+	if len(m) == 0 {
+		return fmt.Sprintf("; no column mapping is configured (sources.%s.columns maps a file's headers to these names)", source)
+	}
+	keys := make([]string, 0, len(m))
+	for h := range m {
+		keys = append(keys, h)
+	}
+	sort.Strings(keys)
+	var pairs []string
+	for _, h := range keys {
+		pairs = append(pairs, fmt.Sprintf("%q = %s", h, m[h]))
+	}
+	s := fmt.Sprintf("; mapping sources.%s.columns: %s", source, strings.Join(pairs, ", "))
+	if len(unmatched) > 0 {
+		s += fmt.Sprintf(" (no header in the file matches %s)", quoteAll(unmatched))
+	}
+	return s
+}
+
+func quoteAll(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return strings.Join(q, ", ")
+}
