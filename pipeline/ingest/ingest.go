@@ -144,11 +144,18 @@ type MissingColumnsError struct {
 	Source    string
 	Mapping   map[string]string
 	Unmatched []string
+	// NoHeader is set when no header matched at all: the first row is then
+	// probably data, so Found is left empty rather than quoting it.
+	NoHeader bool
 }
 
 func (e *MissingColumnsError) Error() string {
-	return fmt.Sprintf("%s: missing column(s) %s; expected %s; found %s%s", e.Path,
-		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), strings.Join(e.Found, ", "),
+	found := "found " + strings.Join(e.Found, ", ")
+	if e.NoHeader {
+		found = "the first row matches none of them: is the header row missing? (its values are not shown: they may be a pupil's)"
+	}
+	return fmt.Sprintf("%s: missing column(s) %s; expected %s; %s%s", e.Path,
+		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), found,
 		mappingText(e.Source, e.Mapping, e.Unmatched))
 }
 
@@ -605,8 +612,20 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	if f.Format.Layout == config.LayoutWide {
 		copies = "2"
 	}
+	// DuckDB names the column at fault by its position (c0, c1, ...): report
+	// the contract column it feeds, or none for a column that is not read (a
+	// header is the file's own text, and a file without one has data there).
+	colName := "NULL"
+	if len(actual) > 0 {
+		var whens []string
+		for c, i := range actual {
+			whens = append(whens, fmt.Sprintf("WHEN 'c%d' THEN '%s'", i, c))
+		}
+		sort.Strings(whens)
+		colName = "CASE r.column_name " + strings.Join(whens, " ") + " END"
+	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO malformed
-		SELECT ?, ?, ?, r.line - b.d_off + b.p_off, r.column_name, r.error_type
+		SELECT ?, ?, ?, r.line - b.d_off + b.p_off, `+colName+`, r.error_type
 		FROM (SELECT line, any_value(column_name) AS column_name, any_value(error_type) AS error_type FROM %s GROUP BY line) r
 		ASOF JOIN %s b ON r.line >= b.d_line, range(%s)`, rejects, lines, copies),
 		string(f.Source), name, fileID); err != nil {

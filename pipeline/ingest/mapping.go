@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -87,8 +88,18 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected, Found: foundNorm,
+		e := &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected,
 			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched}
+		if len(out) == 0 {
+			// Nothing matched: the first row is likely data, not a header,
+			// and is not repeated into a message.
+			e.NoHeader = true
+		} else {
+			for _, h := range foundNorm {
+				e.Found = append(e.Found, maskHeader(h))
+			}
+		}
+		return nil, e
 	}
 	return out, nil
 }
@@ -132,4 +143,15 @@ func quoteAll(xs []string) string {
 		q[i] = fmt.Sprintf("%q", x)
 	}
 	return strings.Join(q, ", ")
+}
+
+var manyDigits = regexp.MustCompile(`[0-9].*[0-9].*[0-9].*[0-9]`)
+
+// maskHeader hides a header that looks like a value rather than a name
+// (four digits or more, or a UPN, NHS number or postcode shape).
+func maskHeader(h string) string {
+	if manyDigits.MatchString(h) || identifierShapes.MatchString(h) || identifierShapes.MatchString(strings.ReplaceAll(h, "_", " ")) {
+		return "[not shown]"
+	}
+	return h
 }
