@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 DEMO     := demo
 BIN      := bin/outcomes
 
-.PHONY: all build test test-short demo vet fmt bench clean
+.PHONY: all build test test-short demo vet fmt bench fuzz clean
 
 all: build
 
@@ -43,6 +43,17 @@ bench: build
 	$(GO) build -tags $(TAGS) -o bin/outcomes-bench ./cmd/outcomes-bench
 	bin/outcomes-bench -preset $(PRESET) -dir bench -bin $(BIN)
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/...
+
+# Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
+# The readers and validators: header normalisation, date parsing, and a whole
+# stage + validate of an attendance file through real DuckDB.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzNormaliseHeader FuzzParseDate FuzzLoadAttendance
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 ./pipeline/ingest/ || exit 1; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
