@@ -398,12 +398,12 @@ func checkKey(ctx context.Context, db *sql.DB, fingerprint string, now time.Time
 
 func (r *Runner) inputFiles() []ingest.File {
 	c := r.Config
-	files := []ingest.File{{Source: schemas.SourceRoster, Path: c.Path(c.Inputs.Roster), Format: c.SourceFormat(schemas.SourceRoster)}}
+	files := []ingest.File{{Source: schemas.SourceRoster, Path: c.Path(c.Inputs.Roster), Format: c.FileFormat(schemas.SourceRoster, c.Inputs.Roster)}}
 	for _, p := range c.Inputs.Attendance {
-		files = append(files, ingest.File{Source: schemas.SourceAttendance, Path: c.Path(p), Format: c.SourceFormat(schemas.SourceAttendance)})
+		files = append(files, ingest.File{Source: schemas.SourceAttendance, Path: c.Path(p), Format: c.FileFormat(schemas.SourceAttendance, p)})
 	}
 	for _, p := range c.Inputs.Participation {
-		files = append(files, ingest.File{Source: schemas.SourceParticipation, Path: c.Path(p), Format: c.SourceFormat(schemas.SourceParticipation)})
+		files = append(files, ingest.File{Source: schemas.SourceParticipation, Path: c.Path(p), Format: c.FileFormat(schemas.SourceParticipation, p)})
 	}
 	return files
 }

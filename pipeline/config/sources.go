@@ -57,11 +57,38 @@ type Format struct {
 	// Encoding is "utf-8" or "windows-1252"; by default UTF-8, or
 	// Windows-1252 when the file is not valid UTF-8 (and the log says so).
 	Encoding string `toml:"encoding,omitempty"`
+	// Files overrides these settings for single files of the source, keyed
+	// by the path as written in [inputs], for a trust whose schools use
+	// different MIS: [sources.attendance.files."arbor.csv"]. A setting the
+	// file's table gives replaces the source's (columns as a whole).
+	Files map[string]Format `toml:"files,omitempty"`
 }
 
 // SourceFormat returns how to read a source's files, with defaults filled.
 func (c *Config) SourceFormat(src schemas.Source) Format {
+	return c.FileFormat(src, "")
+}
+
+// FileFormat returns how to read one file of a source (path as written in
+// [inputs]): the source's settings, overridden by the file's own, with
+// defaults filled.
+func (c *Config) FileFormat(src schemas.Source, path string) Format {
 	f := c.Sources[string(src)]
+	if o, ok := f.Files[path]; ok && path != "" {
+		if o.Columns != nil {
+			f.Columns = o.Columns
+		}
+		if o.Layout != "" {
+			f.Layout = o.Layout
+		}
+		if o.DateFormat != "" {
+			f.DateFormat = o.DateFormat
+		}
+		if o.Encoding != "" {
+			f.Encoding = o.Encoding
+		}
+	}
+	f.Files = nil
 	f.Encoding = strings.ToLower(f.Encoding)
 	if f.Layout == "" {
 		f.Layout = LayoutLong
@@ -107,58 +134,97 @@ func (c *Config) validateSources(bad func(key string, value any, reason string))
 			bad(key, nil, "is not a source (expected sources.roster, sources.attendance or sources.participation)")
 			continue
 		}
-		switch f.Layout {
-		case "", LayoutLong:
-		case LayoutWide:
-			if src != schemas.SourceAttendance {
-				bad(key+".layout", fmt.Sprintf("%q", f.Layout), "only attendance extracts can be wide")
+		c.validateFormat(key, src, f, f.Layout, bad)
+		paths := map[string]bool{}
+		switch src {
+		case schemas.SourceRoster:
+			paths[c.Inputs.Roster] = true
+		case schemas.SourceAttendance:
+			for _, p := range c.Inputs.Attendance {
+				paths[p] = true
 			}
-		default:
-			bad(key+".layout", fmt.Sprintf("%q", f.Layout), `must be "long" (one row per pupil per session) or "wide" (one row per pupil per date, with AM and PM mark columns)`)
-		}
-		switch f.DateFormat {
-		case "", DateISO, DateDMY, DateDMonY:
-			if f.DateFormat != "" && src == schemas.SourceRoster {
-				bad(key+".date_format", fmt.Sprintf("%q", f.DateFormat), "the roster has no dates that are read (dates of birth never are)")
+		case schemas.SourceParticipation:
+			for _, p := range c.Inputs.Participation {
+				paths[p] = true
 			}
-		default:
-			bad(key+".date_format", fmt.Sprintf("%q", f.DateFormat), "must be "+dateFormatsTx)
 		}
-		switch strings.ToLower(f.Encoding) {
-		case EncodingAuto, EncodingUTF8, EncodingWindows1252:
-		default:
-			bad(key+".encoding", fmt.Sprintf("%q", f.Encoding), `must be "utf-8" or "windows-1252" (leave it out to read UTF-8 and detect Windows-1252)`)
+		files := make([]string, 0, len(f.Files))
+		for p := range f.Files {
+			files = append(files, p)
 		}
-		layout := f.Layout
-		if layout == "" {
-			layout = LayoutLong
-		}
-		contract := Contract(src, layout)
-		known := map[string]bool{}
-		var expected []string
-		for _, col := range contract {
-			known[col.Name] = true
-			expected = append(expected, col.Name)
-		}
-		headers := make([]string, 0, len(f.Columns))
-		for h := range f.Columns {
-			headers = append(headers, h)
-		}
-		sort.Strings(headers)
-		target := map[string]string{}
-		for _, h := range headers {
-			to := f.Columns[h]
-			ck := fmt.Sprintf("%s.columns.%q", key, h)
-			switch {
-			case strings.TrimSpace(h) == "":
-				bad(key+".columns", nil, "maps an empty header")
-			case !known[to]:
-				bad(ck, fmt.Sprintf("%q", to), fmt.Sprintf("is not a column of the %s %s contract (expected one of %s)", layout, name, strings.Join(expected, ", ")))
-			case target[to] != "":
-				bad(ck, fmt.Sprintf("%q", to), fmt.Sprintf("is also mapped from %q: each column can come from one header only", target[to]))
-			default:
-				target[to] = h
+		sort.Strings(files)
+		for _, p := range files {
+			fk := fmt.Sprintf("%s.files.%q", key, p)
+			o := f.Files[p]
+			if !paths[p] {
+				bad(fk, nil, fmt.Sprintf("names no file of inputs.%s (use the path exactly as written there)", name))
 			}
+			if len(o.Files) > 0 {
+				bad(fk+".files", nil, "a file's table cannot have files of its own")
+			}
+			merged := c.FileFormat(src, p)
+			if o.Columns == nil {
+				// The source's mapping, read in this file's layout.
+				o.Columns = merged.Columns
+			}
+			c.validateFormat(fk, src, o, merged.Layout, bad)
+		}
+	}
+}
+
+// validateFormat checks one [sources.*] table (or a file's table within it);
+// layout is the layout its columns are read in.
+func (c *Config) validateFormat(key string, src schemas.Source, f Format, layout string, bad func(key string, value any, reason string)) {
+	switch f.Layout {
+	case "", LayoutLong:
+	case LayoutWide:
+		if src != schemas.SourceAttendance {
+			bad(key+".layout", fmt.Sprintf("%q", f.Layout), "only attendance extracts can be wide")
+		}
+	default:
+		bad(key+".layout", fmt.Sprintf("%q", f.Layout), `must be "long" (one row per pupil per session) or "wide" (one row per pupil per date, with AM and PM mark columns)`)
+	}
+	switch f.DateFormat {
+	case "", DateISO, DateDMY, DateDMonY:
+		if f.DateFormat != "" && src == schemas.SourceRoster {
+			bad(key+".date_format", fmt.Sprintf("%q", f.DateFormat), "the roster has no dates that are read (dates of birth never are)")
+		}
+	default:
+		bad(key+".date_format", fmt.Sprintf("%q", f.DateFormat), "must be "+dateFormatsTx)
+	}
+	switch strings.ToLower(f.Encoding) {
+	case EncodingAuto, EncodingUTF8, EncodingWindows1252:
+	default:
+		bad(key+".encoding", fmt.Sprintf("%q", f.Encoding), `must be "utf-8" or "windows-1252" (leave it out to read UTF-8 and detect Windows-1252)`)
+	}
+	if layout == "" {
+		layout = LayoutLong
+	}
+	contract := Contract(src, layout)
+	known := map[string]bool{}
+	var expected []string
+	for _, col := range contract {
+		known[col.Name] = true
+		expected = append(expected, col.Name)
+	}
+	headers := make([]string, 0, len(f.Columns))
+	for h := range f.Columns {
+		headers = append(headers, h)
+	}
+	sort.Strings(headers)
+	target := map[string]string{}
+	for _, h := range headers {
+		to := f.Columns[h]
+		ck := fmt.Sprintf("%s.columns.%q", key, h)
+		switch {
+		case strings.TrimSpace(h) == "":
+			bad(key+".columns", nil, "maps an empty header")
+		case !known[to]:
+			bad(ck, fmt.Sprintf("%q", to), fmt.Sprintf("is not a column of the %s %s contract (expected one of %s)", layout, src, strings.Join(expected, ", ")))
+		case target[to] != "":
+			bad(ck, fmt.Sprintf("%q", to), fmt.Sprintf("is also mapped from %q: each column can come from one header only", target[to]))
+		default:
+			target[to] = h
 		}
 	}
 }

@@ -92,3 +92,43 @@ func TestSourcesUnknownKeyNamed(t *testing.T) {
 		t.Fatalf("got %v, want the unknown key named", err)
 	}
 }
+
+// TestSourcesPerFile: a trust whose schools use different MIS gives one
+// attendance file its own format, over the source's.
+func TestSourcesPerFile(t *testing.T) {
+	c := mustLoad(t, strings.Replace(minimal, `attendance = ["attendance.csv"]`, `attendance = ["sims.csv", "arbor.csv"]`, 1)+`
+[sources.attendance]
+date_format = "dd/mm/yyyy"
+columns = { "Date" = "session_date" }
+
+[sources.attendance.files."arbor.csv"]
+layout = "wide"
+encoding = "windows-1252"
+columns = { "Date" = "session_date", "AM" = "am_mark", "PM" = "pm_mark" }
+`)
+	sims := c.FileFormat(schemas.SourceAttendance, "sims.csv")
+	arbor := c.FileFormat(schemas.SourceAttendance, "arbor.csv")
+	if sims.Layout != "long" || sims.DateFormat != "dd/mm/yyyy" || len(sims.Columns) != 1 || sims.Encoding != "" || sims.Files != nil {
+		t.Errorf("sims format %+v", sims)
+	}
+	if arbor.Layout != "wide" || arbor.DateFormat != "dd/mm/yyyy" || arbor.Columns["AM"] != "am_mark" || arbor.Encoding != "windows-1252" {
+		t.Errorf("arbor format %+v", arbor)
+	}
+	_, err := config.Load(strings.NewReader(minimal+`
+[sources.attendance.files."other.csv"]
+layout = "wide"
+`), "/trust")
+	if err == nil || !strings.Contains(err.Error(), `sources.attendance.files."other.csv": names no file of inputs.attendance`) {
+		t.Errorf("got %v, want the unknown file named", err)
+	}
+	// A wide file that inherits a long mapping's session column is caught.
+	_, err = config.Load(strings.NewReader(minimal+`
+[sources.attendance]
+columns = { "Session Name" = "session" }
+[sources.attendance.files."attendance.csv"]
+layout = "wide"
+`), "/trust")
+	if err == nil || !strings.Contains(err.Error(), `sources.attendance.files."attendance.csv".columns."Session Name" = "session": is not a column of the wide attendance contract`) {
+		t.Errorf("got %v, want the inherited column named", err)
+	}
+}
