@@ -45,10 +45,11 @@ bench: build
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/...
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
-# The readers and validators: header normalisation, date parsing, and a whole
+# The readers and validators: header normalisation, the CSV line scan against
+# its reference, date parsing, and a whole
 # stage + validate of an attendance file through real DuckDB.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzNormaliseHeader FuzzParseDate FuzzLoadAttendance
+FUZZ_TARGETS := FuzzNormaliseHeader FuzzScanCSV FuzzParseDate FuzzLoadAttendance
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t ($(FUZZTIME))"; \

@@ -35,48 +35,58 @@ func (e *NotUTF8Error) Error() string {
 // and cleanup removes it: the copy holds raw identifiers, so it lives only in
 // the run's private temp folder (beside DuckDB's own spill files) and only
 // while the file is staged. Windows-1252 is decoded by golang.org/x/text.
-func readableCSV(f File, tmpDir string, log *slog.Logger) (path string, scan *csvScan, cleanup func(), err error) {
+func readableCSV(f File, tmpDir string, log *slog.Logger) (file *csvFile, cleanup func(), err error) {
 	cleanup = func() {}
 	in, err := os.Open(f.Path)
 	if err != nil {
-		return "", nil, cleanup, err
+		return nil, cleanup, err
 	}
 	defer in.Close()
-	scan, err = scanCSV(in)
+	q, err := scanQuick(in)
 	if err != nil {
-		return "", nil, cleanup, fmt.Errorf("read %s: %w", f.Path, err)
+		return nil, cleanup, fmt.Errorf("read %s: %w", f.Path, err)
 	}
+	file = &csvFile{path: f.Path, quick: q}
 	transcode := false
 	switch f.Format.Encoding {
 	case config.EncodingWindows1252:
 		transcode = true
 	case config.EncodingUTF8:
-		if !scan.validUTF8 {
-			return "", nil, cleanup, &NotUTF8Error{Path: f.Path, Source: string(f.Source), Line: scan.badLine}
+		if !q.validUTF8 {
+			return nil, cleanup, &NotUTF8Error{Path: f.Path, Source: string(f.Source), Line: q.badLine}
 		}
 	default:
-		if !scan.validUTF8 {
+		if !q.validUTF8 {
 			transcode = true
 			log.Info("file is not valid UTF-8: read as Windows-1252 (set sources."+string(f.Source)+".encoding to say so and silence this)",
-				"file", filepath.Base(f.Path), "first_non_utf8_line", scan.badLine)
+				"file", filepath.Base(f.Path), "first_non_utf8_line", q.badLine)
 		}
 	}
-	if !transcode && !scan.mixedEndings() {
-		return f.Path, scan, cleanup, nil
+	// Some CRLF and some bare LF: mixed record endings, or only CRLFs (or
+	// LFs) inside quoted fields; the quote-aware scan tells which.
+	mixed := false
+	if q.crlf > 0 && q.crlf < q.nl {
+		scan, err := file.scan()
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		if mixed = scan.mixedEndings(); mixed {
+			log.Info("file mixes CRLF and LF line endings: read through a private copy with LF endings",
+				"file", filepath.Base(f.Path), "crlf_records", scan.crlf, "lf_records", scan.lf)
+		}
 	}
-	if scan.mixedEndings() {
-		log.Info("file mixes CRLF and LF line endings: read through a private copy with LF endings",
-			"file", filepath.Base(f.Path), "crlf_records", scan.crlf, "lf_records", scan.lf)
+	if !transcode && !mixed {
+		return file, cleanup, nil
 	}
 	if _, err := in.Seek(0, io.SeekStart); err != nil {
-		return "", nil, cleanup, err
+		return nil, cleanup, err
 	}
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
-		return "", nil, cleanup, fmt.Errorf("create private temp folder: %w", err)
+		return nil, cleanup, fmt.Errorf("create private temp folder: %w", err)
 	}
 	out, err := os.CreateTemp(tmpDir, "extract-*.csv") // mode 0600
 	if err != nil {
-		return "", nil, cleanup, fmt.Errorf("create private copy of %s: %w", f.Path, err)
+		return nil, cleanup, fmt.Errorf("create private copy of %s: %w", f.Path, err)
 	}
 	cleanup = func() { os.Remove(out.Name()) }
 	var r io.Reader = in
@@ -84,11 +94,13 @@ func readableCSV(f File, tmpDir string, log *slog.Logger) (path string, scan *cs
 		r = charmap.Windows1252.NewDecoder().Reader(in)
 	}
 	var w io.Writer = out
-	if scan.mixedEndings() {
-		w = &lfWriter{w: out}
+	var lw *lfWriter
+	if mixed {
+		lw = &lfWriter{w: out}
+		w = lw
 	}
 	_, err = io.Copy(w, r)
-	if lw, ok := w.(*lfWriter); ok && err == nil {
+	if lw != nil && err == nil {
 		err = lw.flush()
 	}
 	if cerr := out.Close(); err == nil {
@@ -96,9 +108,12 @@ func readableCSV(f File, tmpDir string, log *slog.Logger) (path string, scan *cs
 	}
 	if err != nil {
 		cleanup()
-		return "", nil, func() {}, fmt.Errorf("write private copy of %s: %w", f.Path, err)
+		return nil, func() {}, fmt.Errorf("write private copy of %s: %w", f.Path, err)
 	}
-	return out.Name(), scan, cleanup, nil
+	// The copy has the same lines and records; a scan made of the original
+	// still holds (its line endings are not read again).
+	file.path = out.Name()
+	return file, cleanup, nil
 }
 
 // lfWriter turns CRLF into LF, keeping a CR that ends one write until it

@@ -546,7 +546,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	var (
 		found  []string
 		from   string
-		scan   *csvScan // nil for Parquet: no rejects, no line breaks to map
+		csvIn  *csvFile // nil for Parquet: no rejects, no line breaks to map
 		exprOf func(i int) string
 	)
 	if isParquet(f.Path) {
@@ -560,16 +560,16 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 		from = parquetSource(f.Path)
 		exprOf = func(i int) string { return parquetText(cols[i], f.Format.DateFormat) }
 	} else {
-		path, s, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
+		file, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		scan = s
-		if found, err = header(path); err != nil {
+		csvIn = file
+		if found, err = header(file.path); err != nil {
 			return fmt.Errorf("read header of %s: %w", f.Path, err)
 		}
-		from = csvSource(path, len(found), rejects, scans)
+		from = csvSource(file.path, len(found), rejects, scans)
 		exprOf = func(i int) string { return fmt.Sprintf("c%d", i) }
 	}
 	actual, err := resolveColumns(f, found)
@@ -595,13 +595,13 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+scans)
 
 	name := filepath.Base(f.Path)
-	if scan == nil {
+	if csvIn == nil {
 		// A Parquet row's number is its position in the file, from 1.
 		return insertStaged(ctx, conn, f, fileID, cols, "rowid + 1", staging)
 	}
 	lines := fmt.Sprintf("lines_%d", index)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+lines)
-	numbered, err := numberRecords(ctx, conn, f, scan, staging, rejects, lines, opt)
+	numbered, err := numberRecords(ctx, conn, f, csvIn, staging, rejects, lines, opt)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -58,117 +59,136 @@ func (s *csvScan) irregular() bool {
 	return false
 }
 
-// scanCSV reads r once. Quotes open a field only at its start, a doubled
-// quote inside a quoted field is an escaped quote, and line breaks count as
-// records only outside quotes: the rules of DuckDB's strict CSV parser.
-func scanCSV(r io.Reader) (*csvScan, error) {
-	s := &csvScan{validUTF8: true}
-	var (
-		physNL, duckNL int64 // line breaks seen: all, and outside quotes
-		header         = true
-		lineStart      = true // at the start of a line outside quotes: a record may begin
-		fieldStart     = true
-		inQuote        bool
-		afterClose     bool // just closed a quoted field: a quote now is an escaped one
-		prev           byte
-		carry          []byte
-		first          = true
-	)
-	buf := make([]byte, 256<<10)
-	startRecord := func() {
-		lineStart = false
-		if header {
-			return
-		}
-		s.records++
-		j := s.records
-		d, p := duckNL+1-(j+1), physNL+1-(j+1)
-		if n := len(s.breaks); n == 0 || s.breaks[n-1].dOff != d || s.breaks[n-1].pOff != p {
-			s.breaks = append(s.breaks, breakpoint{j: j, dOff: d, pOff: p})
-		}
+// quickScan is the cheap pass every CSV file gets: whether it is UTF-8, and
+// its line breaks counted with vectorised calls. Most files are regular (no
+// blank line, no line break inside quotes, one kind of line ending), and for
+// them that is all that is needed; scanCSV's quote-aware pass runs only when
+// the counts say a file is not (see csvFile).
+type quickScan struct {
+	nl, crlf  int64 // "\n" and "\r\n" anywhere in the file
+	last      byte  // the file's last byte
+	size      int64
+	validUTF8 bool
+	badLine   int64 // the first line that is not UTF-8
+}
+
+// lines is the number of physical lines: a last line without a line break
+// counts too.
+func (q *quickScan) lines() int64 {
+	if q.size > 0 && q.last != '\n' {
+		return q.nl + 1
 	}
+	return q.nl
+}
+
+func scanQuick(r io.Reader) (*quickScan, error) {
+	q := &quickScan{validUTF8: true}
+	var carry []byte
+	var prev byte
+	buf := make([]byte, 256<<10)
 	for {
 		n, err := r.Read(buf)
 		chunk := buf[:n]
-		if first && n > 0 {
-			first = false
-			if bytes.HasPrefix(chunk, []byte("\ufeff")) {
-				s.bom = true
+		if n > 0 {
+			if q.validUTF8 {
+				data := append(carry, chunk...)
+				cut := incompleteTail(data)
+				if !utf8.Valid(data[:cut]) {
+					q.validUTF8 = false
+					at := max(0, firstInvalid(data[:cut])-len(carry))
+					q.badLine = q.nl + 1 + int64(bytes.Count(chunk[:at], nl))
+				}
+				carry = append(carry[:0], data[cut:]...)
 			}
+			q.nl += int64(bytes.Count(chunk, nl))
+			q.crlf += int64(bytes.Count(chunk, crlfSeq))
+			if prev == '\r' && chunk[0] == '\n' {
+				q.crlf++
+			}
+			prev = chunk[n-1]
+			q.last = prev
+			q.size += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(carry) > 0 && q.validUTF8 {
+		q.validUTF8 = false
+		q.badLine = q.nl + 1
+	}
+	return q, nil
+}
+
+// incompleteTail is where an incomplete UTF-8 sequence at the end of data
+// starts (len(data) when there is none): it is kept for the next chunk.
+func incompleteTail(data []byte) int {
+	for k := len(data) - 1; k >= 0 && k >= len(data)-utf8.UTFMax; k-- {
+		if utf8.RuneStart(data[k]) {
+			if !utf8.FullRune(data[k:]) {
+				return k
+			}
+			break
+		}
+	}
+	return len(data)
+}
+
+// csvFile is a CSV extract as DuckDB will read it.
+type csvFile struct {
+	path  string // the file itself, or its private UTF-8 copy
+	quick *quickScan
+	full  *csvScan
+}
+
+// scan is the quote-aware pass over the readable file, run at most once.
+func (c *csvFile) scan() (*csvScan, error) {
+	if c.full != nil {
+		return c.full, nil
+	}
+	f, err := os.Open(c.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c.full, err = scanCSV(f)
+	return c.full, err
+}
+
+// scanCSV reads r once. Quotes open a field only at its start, a doubled
+// quote inside a quoted field is an escaped quote, and line breaks count as
+// records only outside quotes: the rules of DuckDB's strict CSV parser.
+//
+// It runs on every CSV file before staging, so it must cost little beside
+// DuckDB's own read: runs of bytes without a quote are handled with
+// bytes.Count and bytes.IndexByte (vectorised), and only quotes, blank lines
+// and record starts after irregular lines go byte by byte.
+func scanCSV(r io.Reader) (*csvScan, error) {
+	sc := &scanner{s: &csvScan{validUTF8: true}, header: true, lineStart: true, fieldStart: true}
+	s := sc.s
+	var carry, head []byte
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := r.Read(buf)
+		chunk := buf[:n]
+		if len(head) < 3 {
+			head = append(head, chunk[:min(n, 3-len(head))]...)
+			s.bom = bytes.Equal(head, []byte("\ufeff"))
 		}
 		if s.validUTF8 && n > 0 {
 			data := append(carry, chunk...)
-			cut := len(data)
-			// Keep an incomplete rune at the end for the next chunk.
-			for k := len(data) - 1; k >= 0 && k >= len(data)-utf8.UTFMax; k-- {
-				if utf8.RuneStart(data[k]) {
-					if !utf8.FullRune(data[k:]) {
-						cut = k
-					}
-					break
-				}
-			}
+			cut := incompleteTail(data)
 			if !utf8.Valid(data[:cut]) {
 				s.validUTF8 = false
 				at := max(0, firstInvalid(data[:cut])-len(carry)) // offset in this chunk
-				s.badLine = physNL + 1 + int64(bytes.Count(chunk[:at], []byte("\n")))
+				s.badLine = sc.physNL + 1 + int64(bytes.Count(chunk[:at], []byte("\n")))
 			}
 			carry = append(carry[:0], data[cut:]...)
 		}
-		for _, c := range chunk {
-			if inQuote {
-				switch c {
-				case '"':
-					inQuote, afterClose = false, true
-				case '\n':
-					physNL++
-				}
-				prev = c
-				continue
-			}
-			if afterClose && c == '"' {
-				inQuote, afterClose = true, false
-				prev = c
-				continue
-			}
-			afterClose = false
-			switch c {
-			case '\n':
-				physNL++
-				duckNL++
-				if !lineStart {
-					if header {
-						header = false
-					} else if prev == '\r' {
-						s.crlf++
-					} else {
-						s.lf++
-					}
-				}
-				lineStart, fieldStart = true, true
-			case '\r':
-				// Part of a line ending, or of a field: neither starts a record.
-			case '"':
-				if lineStart {
-					startRecord()
-				}
-				if fieldStart {
-					inQuote = true
-				}
-				fieldStart = false
-			case ',':
-				if lineStart {
-					startRecord()
-				}
-				fieldStart = true
-			default:
-				if lineStart {
-					startRecord()
-				}
-				fieldStart = false
-			}
-			prev = c
-		}
+		sc.chunk(chunk)
 		if err == io.EOF {
 			break
 		}
@@ -178,12 +198,195 @@ func scanCSV(r io.Reader) (*csvScan, error) {
 	}
 	if len(carry) > 0 && s.validUTF8 {
 		s.validUTF8 = false
-		s.badLine = physNL + 1
+		s.badLine = sc.physNL + 1
 	}
 	if len(s.breaks) == 0 {
 		s.breaks = []breakpoint{{j: 1}}
 	}
 	return s, nil
+}
+
+// scanner is scanCSV's state between bytes and chunks.
+type scanner struct {
+	s              *csvScan
+	physNL, duckNL int64 // line breaks seen: all, and outside quotes
+	header         bool
+	lineStart      bool // at the start of a line outside quotes: a record may begin
+	fieldStart     bool
+	inQuote        bool
+	afterClose     bool // just closed a quoted field: a quote now is an escaped one
+	prev           byte
+}
+
+var (
+	nl       = []byte("\n")
+	crlfSeq  = []byte("\r\n")
+	nlCR     = []byte("\n\r")
+	blankSeq = []byte("\n\n")
+)
+
+func (sc *scanner) chunk(c []byte) {
+	for i := 0; i < len(c); {
+		if sc.inQuote {
+			k := bytes.IndexByte(c[i:], '"')
+			if k < 0 {
+				sc.physNL += int64(bytes.Count(c[i:], nl))
+				sc.prev = c[len(c)-1]
+				return
+			}
+			sc.physNL += int64(bytes.Count(c[i:i+k], nl))
+			i += k
+			sc.step(c[i])
+			i++
+			continue
+		}
+		if sc.afterClose || sc.header || sc.lineStart || len(sc.s.breaks) == 0 {
+			// Record starts, the header and an escaped quote: byte by byte.
+			sc.step(c[i])
+			i++
+			continue
+		}
+		end := len(c)
+		if k := bytes.IndexByte(c[i:], '"'); k >= 0 {
+			end = i + k
+		}
+		seg := c[i:end]
+		if len(seg) > 0 {
+			if len(seg) < 64 || bytes.Contains(seg, blankSeq) || bytes.Contains(seg, nlCR) {
+				// Short runs (between the quotes of a quoted file) cost less
+				// byte by byte than through the vectorised calls.
+				// A blank line (or a line of carriage returns) moves DuckDB's
+				// numbering off the records': byte by byte.
+				for _, b := range seg {
+					sc.step(b)
+				}
+			} else {
+				sc.plain(seg)
+			}
+		}
+		i = end
+		if i < len(c) {
+			sc.step(c[i])
+			i++
+		}
+	}
+}
+
+// plain handles a run of bytes outside quotes, with no quote and no blank
+// line, that does not start at a record start: every line break in it ends a
+// record, and every one but a final one is followed by the next record's
+// first byte. Record numbers and line numbers move together, so no
+// breakpoint can start inside it.
+func (sc *scanner) plain(seg []byte) {
+	lines := int64(bytes.Count(seg, nl))
+	crlf := int64(bytes.Count(seg, crlfSeq))
+	if sc.prev == '\r' && seg[0] == '\n' {
+		crlf++
+	}
+	sc.s.crlf += crlf
+	sc.s.lf += lines - crlf
+	started := lines
+	last := seg[len(seg)-1]
+	if last == '\n' {
+		started--
+	}
+	if started > 0 {
+		// The first record starting here follows a line that may have held a
+		// quoted line break: it may need a breakpoint. The rest cannot.
+		j := sc.s.records + 1
+		sc.breakAt(j, sc.duckNL+1, sc.physNL+1)
+	}
+	sc.s.records += started
+	sc.physNL += lines
+	sc.duckNL += lines
+	sc.lineStart = last == '\n'
+	// Whether the next byte starts a field: the last byte that is not a
+	// carriage return decides.
+	k := len(seg) - 1
+	for k >= 0 && seg[k] == '\r' {
+		k--
+	}
+	if k >= 0 {
+		sc.fieldStart = seg[k] == ',' || seg[k] == '\n'
+	}
+	sc.prev = last
+}
+
+// step takes one byte.
+func (sc *scanner) step(c byte) {
+	s := sc.s
+	if sc.inQuote {
+		switch c {
+		case '"':
+			sc.inQuote, sc.afterClose = false, true
+		case '\n':
+			sc.physNL++
+		}
+		sc.prev = c
+		return
+	}
+	if sc.afterClose && c == '"' {
+		sc.inQuote, sc.afterClose = true, false
+		sc.prev = c
+		return
+	}
+	sc.afterClose = false
+	switch c {
+	case '\n':
+		sc.physNL++
+		sc.duckNL++
+		if !sc.lineStart {
+			if sc.header {
+				sc.header = false
+			} else if sc.prev == '\r' {
+				s.crlf++
+			} else {
+				s.lf++
+			}
+		}
+		sc.lineStart, sc.fieldStart = true, true
+	case '\r':
+		// Part of a line ending, or of a field: neither starts a record.
+	case '"':
+		if sc.lineStart {
+			sc.startRecord()
+		}
+		if sc.fieldStart {
+			sc.inQuote = true
+		}
+		sc.fieldStart = false
+	case ',':
+		if sc.lineStart {
+			sc.startRecord()
+		}
+		sc.fieldStart = true
+	default:
+		if sc.lineStart {
+			sc.startRecord()
+		}
+		sc.fieldStart = false
+	}
+	sc.prev = c
+}
+
+func (sc *scanner) startRecord() {
+	s := sc.s
+	sc.lineStart = false
+	if sc.header {
+		return
+	}
+	s.records++
+	sc.breakAt(s.records, sc.duckNL, sc.physNL)
+}
+
+// breakAt records a breakpoint at record j when its offsets differ from the
+// last breakpoint's; duckNL and physNL are the line breaks before it.
+func (sc *scanner) breakAt(j, duckNL, physNL int64) {
+	s := sc.s
+	d, p := duckNL+1-(j+1), physNL+1-(j+1)
+	if n := len(s.breaks); n == 0 || s.breaks[n-1].dOff != d || s.breaks[n-1].pOff != p {
+		s.breaks = append(s.breaks, breakpoint{j: j, dOff: d, pOff: p})
+	}
 }
 
 // firstInvalid is the offset of the first byte of b that is not part of a
@@ -205,18 +408,27 @@ func firstInvalid(b []byte) int {
 // staged rowid k (from 0) is kept record k+1, shifted past the rejected
 // records before it: a record number j; the breakpoints then give its line.
 // (A window numbering the rows would force the read onto one thread.)
-func numberRecords(ctx context.Context, conn *sql.Conn, f File, scan *csvScan, staging, rejects, lines string, opt Options) (string, error) {
+func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, staging, rejects, lines string, opt Options) (string, error) {
 	var staged, rejected int64
 	if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(DISTINCT line) FROM %s)", staging, rejects)).Scan(&staged, &rejected); err != nil {
 		return "", fmt.Errorf("count records of %s: %w", f.Path, err)
 	}
-	breaks := scan.breaks
-	if staged+rejected != scan.records {
-		// The two parsers disagree about where records start (a case the scan
-		// does not model): DuckDB's own numbering is the safer of the two.
-		opt.logger().Warn("quarantine line numbers for this file count records (a quoted line break adds none), not lines of the file",
-			"file", filepath.Base(f.Path), "records_read", staged+rejected, "records_scanned", scan.records)
-		breaks = []breakpoint{{j: 1}}
+	// A header and one line per record: nothing moves the numbering (a blank
+	// line or a line break inside quotes would add a line).
+	breaks := []breakpoint{{j: 1}}
+	if file.quick.lines() != staged+rejected+1 {
+		scan, err := file.scan()
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		breaks = scan.breaks
+		if staged+rejected != scan.records {
+			// The two parsers disagree about where records start (a case the scan
+			// does not model): DuckDB's own numbering is the safer of the two.
+			opt.logger().Warn("quarantine line numbers for this file count records (a quoted line break adds none), not lines of the file",
+				"file", filepath.Base(f.Path), "records_read", staged+rejected, "records_scanned", scan.records)
+			breaks = []breakpoint{{j: 1}}
+		}
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (j BIGINT, d_line BIGINT, d_off BIGINT, p_off BIGINT)", lines)); err != nil {
 		return "", err
