@@ -16,9 +16,11 @@ CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
 
 -- parse_input_date reads a date in a file's configured date_format
 -- (sources.<source>.date_format). ingest redefines it for each load from the
--- files' formats; this is the default, ISO: YYYY-MM-DD, optionally followed by
--- a time of day. Years outside 1900-2999 are invalid (strptime reads "24" as
--- the year 24: a two-digit year is ambiguous, never guessed).
+-- files' formats (pipeline/ingest/dates.go, which a test keeps equal to this
+-- default): ISO, YYYY-MM-DD, optionally followed by a time of day. A value
+-- must look like the format before strptime sees it (a failed try_strptime is
+-- slow), and years outside 1900-2999 are invalid (strptime reads "24" as the
+-- year 24: a two-digit year is ambiguous, never guessed).
 CREATE OR REPLACE TEMP MACRO parse_input_date(file_id, t) AS
-    CASE WHEN year(try_strptime(t, ['%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M'])::DATE) BETWEEN 1900 AND 2999
-         THEN try_strptime(t, ['%Y-%m-%d', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M'])::DATE END;
+    CASE WHEN year(CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE) BETWEEN 1900 AND 2999
+         THEN CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE END;

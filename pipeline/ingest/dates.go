@@ -10,30 +10,40 @@ import (
 	"github.com/outcomes/outcomes/pipeline/config"
 )
 
-// strptimeFormats are the exact patterns of each configured date format. A
-// time of day after the date (as Excel and some MIS exports add) is allowed
-// and dropped; nothing else is: a value in another format is invalid_date,
-// never re-read in a format that happens to fit.
-var strptimeFormats = map[string][]string{
-	config.DateISO:   {"%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"},
-	config.DateDMY:   {"%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"},
-	config.DateDMonY: {"%d-%b-%Y", "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M"},
+// dateShapes are the exact patterns of each configured date format: a date
+// alone, and with a time of day after it (as Excel and some MIS exports add;
+// the time is dropped). Nothing else is read: a value in another format is
+// invalid_date, never re-read in a format that happens to fit. shape is a
+// cheap test a value must pass before strptime sees it, because a failed
+// try_strptime costs about a microsecond (millions of rows in a file whose
+// date_format is wrong) and a list of patterns tries each in turn.
+var dateShapes = map[string]struct {
+	date, shape string
+	minLen      int
+	maxLen      int
+	withTime    []string
+}{
+	config.DateISO:   {"%Y-%m-%d", "substr($t, 5, 1) = '-'", 8, 10, []string{"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"}},
+	config.DateDMY:   {"%d/%m/%Y", "contains($t, '/')", 8, 10, []string{"%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"}},
+	config.DateDMonY: {"%d-%b-%Y", "contains($t, '-')", 10, 11, []string{"%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M"}},
 }
 
 // dateExpr is the SQL that parses text t in a date format. strptime's %Y
 // takes "24" as the year 24, so years outside 1900-2999 are invalid: a
 // two-digit year is ambiguous, not a date in the first century.
 func dateExpr(format, t string) string {
-	fs := strptimeFormats[format]
-	if fs == nil {
-		fs = strptimeFormats[config.DateISO]
+	d, ok := dateShapes[format]
+	if !ok {
+		d = dateShapes[config.DateISO]
 	}
-	lits := make([]string, len(fs))
-	for i, f := range fs {
-		lits[i] = "'" + f + "'"
+	shape := strings.ReplaceAll(d.shape, "$t", t)
+	times := make([]string, len(d.withTime))
+	for i, f := range d.withTime {
+		times[i] = "'" + f + "'"
 	}
-	d := fmt.Sprintf("try_strptime(%s, [%s])::DATE", t, strings.Join(lits, ", "))
-	return fmt.Sprintf("CASE WHEN year(%s) BETWEEN 1900 AND 2999 THEN %s END", d, d)
+	parsed := fmt.Sprintf("CASE WHEN NOT (%s) THEN NULL WHEN length(%s) BETWEEN %d AND %d THEN try_strptime(%s, '%s') WHEN length(%s) > %d THEN try_strptime(%s, [%s]) END::DATE",
+		shape, t, d.minLen, d.maxLen, t, d.date, t, d.maxLen, t, strings.Join(times, ", "))
+	return fmt.Sprintf("CASE WHEN year(%s) BETWEEN 1900 AND 2999 THEN %s END", parsed, parsed)
 }
 
 // defineDateParsing (re)defines the macro parse_input_date(file_id, t) that

@@ -336,9 +336,10 @@ func (sc *scanner) step(c byte) {
 		sc.physNL++
 		sc.duckNL++
 		if !sc.lineStart {
-			if sc.header {
-				sc.header = false
-			} else if sc.prev == '\r' {
+			// The header's ending counts too: DuckDB takes the file's line
+			// ending from it.
+			sc.header = false
+			if sc.prev == '\r' {
 				s.crlf++
 			} else {
 				s.lf++

@@ -87,9 +87,10 @@ func scanCSVReference(r io.Reader) (*csvScan, error) {
 				physNL++
 				duckNL++
 				if !lineStart {
-					if header {
-						header = false
-					} else if prev == '\r' {
+					// The header's ending counts too: DuckDB takes the file's line
+					// ending from it.
+					header = false
+					if prev == '\r' {
 						s.crlf++
 					} else {
 						s.lf++

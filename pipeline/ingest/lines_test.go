@@ -20,19 +20,21 @@ func TestScanCSV(t *testing.T) {
 		mixed     bool
 		irregular bool
 	}{
-		{"plain", "h\n1\n2\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 2, false, false},
-		{"no final newline", "h\n1\n2", 2, []breakpoint{{1, 0, 0}}, true, 0, 1, false, false},
-		{"crlf", "h\r\n1\r\n2\r\n", 2, []breakpoint{{1, 0, 0}}, true, 2, 0, false, false},
-		{"mixed", "h\r\n1\r\n2\n", 2, []breakpoint{{1, 0, 0}}, true, 1, 1, true, false},
+		{"plain", "h\n1\n2\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 3, false, false},
+		{"no final newline", "h\n1\n2", 2, []breakpoint{{1, 0, 0}}, true, 0, 2, false, false},
+		{"crlf", "h\r\n1\r\n2\r\n", 2, []breakpoint{{1, 0, 0}}, true, 3, 0, false, false},
+		{"mixed", "h\r\n1\r\n2\n", 2, []breakpoint{{1, 0, 0}}, true, 2, 1, true, false},
+		// DuckDB takes the line ending from the header: an LF header over CRLF rows is mixed.
+		{"lf header", "h\n1\r\n2\r\n", 2, []breakpoint{{1, 0, 0}}, true, 2, 1, true, false},
 		// Record 2 spans lines 3-4; record 3 starts on line 5, DuckDB's line 4.
-		{"quoted newline", "h\n1\n\"a\nb\"\n3\n", 3, []breakpoint{{1, 0, 0}, {3, 0, 1}}, true, 0, 3, false, true},
+		{"quoted newline", "h\n1\n\"a\nb\"\n3\n", 3, []breakpoint{{1, 0, 0}, {3, 0, 1}}, true, 0, 4, false, true},
 		// A blank line is a DuckDB line but no record.
-		{"blank line", "h\n1\n\n2\n", 2, []breakpoint{{1, 0, 0}, {2, 1, 1}}, true, 0, 2, false, true},
-		{"doubled quote", "h\n\"a\"\"\nb\",x\n2\n", 2, []breakpoint{{1, 0, 0}, {2, 0, 1}}, true, 0, 2, false, true},
-		{"quote mid-field is text", "h\na\"b\nc\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 2, false, false},
-		{"unterminated quote", "h\n1\n\"a\nb\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 1, false, false},
-		{"not utf-8", "h\n1\n\xe9\n", 2, []breakpoint{{1, 0, 0}}, false, 0, 2, false, false},
-		{"header only", "h\n", 0, []breakpoint{{1, 0, 0}}, true, 0, 0, false, false},
+		{"blank line", "h\n1\n\n2\n", 2, []breakpoint{{1, 0, 0}, {2, 1, 1}}, true, 0, 3, false, true},
+		{"doubled quote", "h\n\"a\"\"\nb\",x\n2\n", 2, []breakpoint{{1, 0, 0}, {2, 0, 1}}, true, 0, 3, false, true},
+		{"quote mid-field is text", "h\na\"b\nc\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 3, false, false},
+		{"unterminated quote", "h\n1\n\"a\nb\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 2, false, false},
+		{"not utf-8", "h\n1\n\xe9\n", 2, []breakpoint{{1, 0, 0}}, false, 0, 3, false, false},
+		{"header only", "h\n", 0, []breakpoint{{1, 0, 0}}, true, 0, 1, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
