@@ -73,6 +73,7 @@ func FuzzParseDate(f *testing.F) {
 		if !utf8.ValidString(text) || strings.ContainsRune(text, 0) {
 			t.Skip("dates reach DuckDB only as UTF-8 text (extracts are transcoded first)")
 		}
+		defer watchdog(fmt.Sprintf("%q", text))()
 		conn, err := fuzzDB()
 		if err != nil {
 			t.Fatal(err)
@@ -147,13 +148,7 @@ func FuzzLoadAttendance(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, content []byte, mode uint8) {
-		// A hung load would stall the fuzzer silently; crash instead, with
-		// every goroutine's stack, so the input is saved and the hang shown.
-		timer := time.AfterFunc(time.Minute, func() {
-			debug.SetTraceback("all")
-			panic(fmt.Sprintf("one input took over a minute: %q (mode %d)", content, mode))
-		})
-		defer timer.Stop()
+		defer watchdog(fmt.Sprintf("%q (mode %d)", content, mode))()
 		conn, err := fuzzDB()
 		if err != nil {
 			t.Fatal(err)
@@ -217,4 +212,15 @@ func pseudonymForFuzz(t *testing.T) *pseudonym.Tokeniser {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// watchdog crashes the fuzz worker, with every goroutine's stack and the
+// input, when one input runs for over a minute: a hang would otherwise stall
+// the fuzzer silently. Call the returned func when the input is done.
+func watchdog(input string) func() {
+	timer := time.AfterFunc(time.Minute, func() {
+		debug.SetTraceback("all")
+		panic("one input took over a minute: " + input)
+	})
+	return func() { timer.Stop() }
 }
