@@ -17,9 +17,12 @@ import (
 // quotes (blank lines included), and the staged table's rowid counts only the
 // records it kept (blank lines are skipped silently). A quoted field with a
 // line break, or a blank line, therefore shifts every later number away from
-// the line a data lead sees in a text editor. scanCSV walks the file once,
-// quote-aware as DuckDB's parser is, and records where those shifts happen, so
-// staging can give every row the physical line where its record starts.
+// the line a data lead sees in a text editor. Every file gets a cheap pass
+// (scanQuick: UTF-8 and line counts); when its lines and DuckDB's records
+// disagree, scanCSV walks it quote-aware, as DuckDB's parser is, and records
+// where the shifts happen, so staging can give every row the physical line
+// where its record starts. A file DuckDB cannot read as it is (Windows-1252,
+// mixed line endings) is read through a private UTF-8 copy (encoding.go).
 
 // breakpoint says that from data record j on (1-based, blank lines not
 // counted), DuckDB's line number is j + 1 + dOff and the physical line where
@@ -253,10 +256,10 @@ func (sc *scanner) chunk(c []byte) {
 		seg := c[i:end]
 		if len(seg) > 0 {
 			if len(seg) < 64 || bytes.Contains(seg, blankSeq) || bytes.Contains(seg, nlCR) {
-				// Short runs (between the quotes of a quoted file) cost less
-				// byte by byte than through the vectorised calls.
-				// A blank line (or a line of carriage returns) moves DuckDB's
-				// numbering off the records': byte by byte.
+				// Byte by byte: short runs (between the quotes of a quoted
+				// file) cost less so than through the vectorised calls, and a
+				// blank line (or a line of carriage returns) moves DuckDB's
+				// numbering off the records'.
 				for _, b := range seg {
 					sc.step(b)
 				}
