@@ -138,7 +138,8 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitBudget
 	case errors.Is(err, pipeline.ErrLocked):
 		return ExitLocked
-	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist),
+		errors.Is(err, ingest.ErrUnreadable):
 		return ExitBadInput
 	}
 	return ExitInternal

@@ -170,3 +170,23 @@ func TestMISExportRefusedWithReasons(t *testing.T) {
 	ids.scanText(t, "stdout", stdout)
 	ids.scanText(t, "stderr", stderr)
 }
+
+// TestUnreadableExtractIsBadInput: a file that cannot be read as configured
+// (declared UTF-8, saved as Windows-1252) refuses the run with exit 3 and a
+// message naming the file, the line and the fix.
+func TestUnreadableExtractIsBadInput(t *testing.T) {
+	_, cfgPath := misTrust(t, 0.5)
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(b), `encoding = "windows-1252"`, `encoding = "utf-8"`, 1)), 0o600)
+	code, _, stderr := outcomes(t, "run", "--config", cfgPath)
+	if code != ExitBadInput {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitBadInput, stderr)
+	}
+	if !strings.Contains(stderr, `arbor_wide.csv: line 2 is not valid UTF-8, but its configuration (sources.attendance) says encoding = "utf-8"; if it was saved from Excel as CSV, set encoding = "windows-1252"`) {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	rawIdentifiers{substrings: fixtures.NastyIdentifiers()}.scanText(t, "stderr", stderr)
+}

@@ -24,8 +24,11 @@ type NotUTF8Error struct {
 	Line   int64
 }
 
+// Is makes the error an ErrUnreadable.
+func (e *NotUTF8Error) Is(target error) bool { return target == ErrUnreadable }
+
 func (e *NotUTF8Error) Error() string {
-	return fmt.Sprintf("%s: line %d is not valid UTF-8, but sources.%s.encoding says the file is; if it was saved from Excel as CSV, set encoding = \"windows-1252\" (or leave encoding out to detect it)",
+	return fmt.Sprintf("%s: line %d is not valid UTF-8, but its configuration (sources.%s) says encoding = \"utf-8\"; if it was saved from Excel as CSV, set encoding = \"windows-1252\" (or leave encoding out to detect it)",
 		e.Path, e.Line, e.Source)
 }
 
@@ -42,6 +45,16 @@ func readableCSV(f File, tmpDir string, log *slog.Logger) (file *csvFile, cleanu
 		return nil, cleanup, err
 	}
 	defer in.Close()
+	// A workbook saved under a .csv name is the commonest "CSV" that is not.
+	var magic [8]byte
+	if n, _ := in.ReadAt(magic[:], 0); n >= 4 {
+		switch {
+		case bytes.HasPrefix(magic[:], []byte("PK\x03\x04")):
+			return nil, cleanup, fmt.Errorf("%s: %w: it is an Excel workbook (.xlsx) or another zip archive with a .csv name; open it in Excel and save it as CSV", f.Path, ErrUnreadable)
+		case bytes.HasPrefix(magic[:], []byte("\xd0\xcf\x11\xe0")):
+			return nil, cleanup, fmt.Errorf("%s: %w: it is an old Excel workbook (.xls) with a .csv name; open it in Excel and save it as CSV", f.Path, ErrUnreadable)
+		}
+	}
 	q, err := scanQuick(in)
 	if err != nil {
 		return nil, cleanup, fmt.Errorf("read %s: %w", f.Path, err)
@@ -163,4 +176,15 @@ func privateTempDir(ctx context.Context, conn *sql.Conn) string {
 	return dir
 }
 
-var errEmpty = errors.New("the file is empty: expected a header row")
+// ErrUnreadable marks an input file that cannot be read as configured (not
+// the encoding declared, headers that clash, empty, not CSV at all): the run
+// is refused as bad input, like a missing column.
+var ErrUnreadable = errors.New("input file cannot be read as configured")
+
+var errEmpty = fmt.Errorf("the file is empty: expected a header row%w", errorsMark{ErrUnreadable})
+
+// errorsMark lets an error match a sentinel without repeating its text.
+type errorsMark struct{ sentinel error }
+
+func (m errorsMark) Error() string        { return "" }
+func (m errorsMark) Is(target error) bool { return target == m.sentinel }

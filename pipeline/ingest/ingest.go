@@ -588,6 +588,11 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	staging := fmt.Sprintf("staged_%d", index)
 	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s", staging, strings.Join(sel, ", "), from)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
+		if strings.Contains(err.Error(), "Invalid Input Error") {
+			// DuckDB could not parse the file at all; its own advice (strict
+			// mode, sniffing) is not something a data lead can act on.
+			return fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
+		}
 		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
 	}
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+staging)
@@ -649,6 +654,15 @@ func plainDuckDBError(err error) error {
 		keep = append(keep, identifierShapes.ReplaceAllString(trimmed, "[masked]"))
 	}
 	return errors.New(strings.Join(keep, " "))
+}
+
+// firstSentence keeps DuckDB's explanation and drops its suggestions.
+func firstSentence(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "Possible fixes"); i > 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
 }
 
 func fileSHA256(path string) (string, error) {

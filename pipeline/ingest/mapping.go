@@ -111,6 +111,9 @@ type AmbiguousHeaderError struct {
 	Headers []string
 }
 
+// Is makes the error an ErrUnreadable.
+func (e *AmbiguousHeaderError) Is(target error) bool { return target == ErrUnreadable }
+
 func (e *AmbiguousHeaderError) Error() string {
 	return fmt.Sprintf("%s: the headers %s all read as column %s (headers are compared ignoring case, spaces and punctuation); map the one to use in the configuration's sources columns",
 		e.Path, quoteAll(e.Headers), e.Column)
