@@ -552,7 +552,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	if isParquet(f.Path) {
 		cols, err := parquetColumns(ctx, conn, f.Path)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Path, err)
+			return fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
 		}
 		for _, c := range cols {
 			found = append(found, c.name)
@@ -648,7 +648,7 @@ func plainDuckDBError(err error) error {
 	var keep []string
 	for _, line := range strings.Split(err.Error(), "\n") {
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "Original Line") || strings.HasPrefix(trimmed, "LINE ") {
+		if trimmed == "" || strings.HasPrefix(trimmed, "Original Line") || strings.HasPrefix(trimmed, "LINE ") || strings.Trim(trimmed, "^ ") == "" {
 			continue
 		}
 		keep = append(keep, identifierShapes.ReplaceAllString(trimmed, "[masked]"))
