@@ -217,8 +217,11 @@ func pseudonymForFuzz(t *testing.T) *pseudonym.Tokeniser {
 // watchdog crashes the fuzz worker, with every goroutine's stack and the
 // input, when one input runs for over a minute: a hang would otherwise stall
 // the fuzzer silently. Call the returned func when the input is done.
+// watchdogAfter is how long one input may run.
+var watchdogAfter = time.Minute
+
 func watchdog(input string) func() {
-	timer := time.AfterFunc(time.Minute, func() {
+	timer := time.AfterFunc(watchdogAfter, func() {
 		debug.SetTraceback("all")
 		panic("one input took over a minute: " + input)
 	})

@@ -125,6 +125,7 @@ func FuzzScanCSV(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		defer watchdog(fmt.Sprintf("%q", in))()
 		want, _ := scanCSVReference(bytes.NewReader(in))
 		for _, r := range []io.Reader{bytes.NewReader(in), iotest.OneByteReader(bytes.NewReader(in)), iotest.HalfReader(bytes.NewReader(in))} {
 			got, err := scanCSV(r)
