@@ -576,6 +576,10 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	if err != nil {
 		return err
 	}
+	if um := unmatchedMapping(f, found); len(um) > 0 {
+		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
+			"file", filepath.Base(f.Path), "headers", strings.Join(um, ", "))
+	}
 	cols := readColumns(f)
 	var sel []string
 	for _, c := range cols {

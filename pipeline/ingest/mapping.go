@@ -104,6 +104,24 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 	return out, nil
 }
 
+// unmatchedMapping lists the mapping's headers that a file does not have:
+// harmless when the column matched by its own name, but worth a log line,
+// since a mapping usually names every header it expects.
+func unmatchedMapping(f File, found []string) []string {
+	have := map[string]bool{}
+	for _, h := range found {
+		have[normaliseHeader(h)] = true
+	}
+	var out []string
+	for h := range f.Format.Columns {
+		if !have[normaliseHeader(h)] {
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // AmbiguousHeaderError reports two headers that both read as one column.
 type AmbiguousHeaderError struct {
 	Path    string
