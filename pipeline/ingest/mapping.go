@@ -15,12 +15,16 @@ func contract(f File) []schemas.InputColumn {
 	return config.Contract(f.Source, f.Format.Layout)
 }
 
-// readColumns are the contract columns read from a file: identifiers only
-// where they become tokens. Names, dates of birth and postcodes are never read.
+// readColumns are the columns read from a file: stagedColumns (the one rule
+// for which identifiers are read), with the wide layout's am_mark and pm_mark
+// in place of session and mark.
 func readColumns(f File) []string {
 	var out []string
-	for _, c := range contract(f) {
-		if c.Identifier && c.Name != "upn" && c.Name != "nhs_number" {
+	for _, c := range stagedColumns(f.Source) {
+		if f.Format.Layout == config.LayoutWide && f.Source == schemas.SourceAttendance && (c.Name == "session" || c.Name == "mark") {
+			if c.Name == "session" {
+				out = append(out, "am_mark", "pm_mark")
+			}
 			continue
 		}
 		out = append(out, c.Name)
