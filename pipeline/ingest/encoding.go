@@ -167,13 +167,25 @@ func (l *lfWriter) flush() error {
 
 // privateTempDir is DuckDB's spill folder for this database: the run's
 // private temp folder inside the state folder (README, Privacy). Without an
-// absolute one (tests with an in-memory database), the system's.
-func privateTempDir(ctx context.Context, conn *sql.Conn) string {
-	var dir string
+// absolute one (tests with an in-memory database), the system's, and private
+// is false.
+func privateTempDir(ctx context.Context, conn *sql.Conn) (dir string, private bool) {
 	if err := conn.QueryRowContext(ctx, "SELECT current_setting('temp_directory')").Scan(&dir); err != nil || !filepath.IsAbs(dir) {
-		return os.TempDir()
+		return os.TempDir(), false
 	}
-	return dir
+	return dir, true
+}
+
+// removeStaleCopies deletes private copies left by a run that was killed
+// while staging: they hold raw identifiers. Only in the state folder's own
+// temp folder, which the state lock gives to one run at a time.
+func removeStaleCopies(dir string, log *slog.Logger) {
+	stale, _ := filepath.Glob(filepath.Join(dir, "extract-*.csv"))
+	for _, p := range stale {
+		if err := os.Remove(p); err == nil {
+			log.Info("removed a private copy of an extract left by an interrupted run", "file", filepath.Base(p))
+		}
+	}
 }
 
 // ErrUnreadable marks an input file that cannot be read as configured (not

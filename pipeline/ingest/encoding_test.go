@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/schemas"
 )
 
@@ -79,5 +80,40 @@ func TestProgressReportsEveryStep(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(steps, "|"), "read attendance attendance.csv") {
 		t.Errorf("steps %v", steps)
+	}
+}
+
+// TestStaleCopiesRemoved: a copy left by a killed run is removed by the next
+// load on the same state folder.
+func TestStaleCopiesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.MkdirAll(tmp, 0o700)
+	w, err := warehouse.Open(context.Background(), filepath.Join(dir, "w.duckdb"), warehouse.Options{MemoryLimit: "1GB", Threads: 1, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	conn, err := w.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := DefinePartitions(context.Background(), conn, testPartitions); err != nil {
+		t.Fatal(err)
+	}
+	stale := write(t, tmp, "extract-123.csv", "school_urn,upn\n900001,"+schemas.MakeUPN(373, 9)+"\n")
+	other := write(t, tmp, "duckdb_spill.tmp", "x")
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n")
+	tok := pseudonymForFuzz(t)
+	if _, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q")); err != nil {
+		t.Fatal(err)
+	}
+	DropStaging(conn)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale copy still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file in the temp folder was touched: %v", err)
 	}
 }

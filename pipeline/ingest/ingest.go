@@ -266,7 +266,11 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 
 // LoadWithOptions is Load with a logger and a progress report.
 func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string, opt Options) (*Result, error) {
-	opt.tempDir = privateTempDir(ctx, conn)
+	tmp, private := privateTempDir(ctx, conn)
+	opt.tempDir = tmp
+	if private {
+		removeStaleCopies(tmp, opt.logger())
+	}
 	formats := map[int]string{}
 	for _, q := range []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
