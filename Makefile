@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 DEMO     := demo
 BIN      := bin/outcomes
 
-.PHONY: all build test test-short demo vet fmt bench clean linkage-eval
+.PHONY: all build test test-short demo vet fmt bench fuzz clean linkage-eval
 
 all: build
 
@@ -43,6 +43,22 @@ bench: build
 	$(GO) build -tags $(TAGS) -o bin/outcomes-bench ./cmd/outcomes-bench
 	bin/outcomes-bench -preset $(PRESET) -dir bench -bin $(BIN)
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/...
+
+# Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
+# The readers and validators: header normalisation, the CSV line scan against
+# its reference, date parsing, and a whole
+# stage + validate of an attendance file through real DuckDB.
+FUZZTIME ?= 20s
+# Minimising each new input may take up to a minute by default, during which
+# no execs are counted and a short FUZZTIME ends with "context deadline
+# exceeded" on the slow DuckDB target; a bounded number of tries avoids it.
+FUZZMINIMIZE ?= 50x
+FUZZ_TARGETS := FuzzNormaliseHeader FuzzScanCSV FuzzParseDate FuzzLoadAttendance
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 ./pipeline/ingest/ || exit 1; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

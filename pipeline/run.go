@@ -67,6 +67,9 @@ type Runner struct {
 	// Kind is config.KindProvisional (the default: published at once, for
 	// the trust's data lead) or config.KindFinal (staged for approval).
 	Kind string
+	// Progress, when set, is told of each ingest step (a bar on a terminal);
+	// otherwise long steps are logged periodically.
+	Progress func(done, total int, step string)
 }
 
 // Result summarises a run.
@@ -198,7 +201,8 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	}
 	runDir := filepath.Join(stateDir, "runs", runID)
 	defer ingest.DropStaging(conn)
-	loaded, err := ingest.Load(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"))
+	loaded, err := ingest.LoadWithOptions(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"),
+		ingest.Options{Logger: log, Progress: r.Progress})
 	if err != nil {
 		return nil, err
 	}
@@ -414,12 +418,12 @@ func checkKey(ctx context.Context, db *sql.DB, fingerprint string, now time.Time
 
 func (r *Runner) inputFiles() []ingest.File {
 	c := r.Config
-	files := []ingest.File{{Source: schemas.SourceRoster, Path: c.Path(c.Inputs.Roster)}}
+	files := []ingest.File{{Source: schemas.SourceRoster, Path: c.Path(c.Inputs.Roster), Format: c.FileFormat(schemas.SourceRoster, c.Inputs.Roster)}}
 	for _, p := range c.Inputs.Attendance {
-		files = append(files, ingest.File{Source: schemas.SourceAttendance, Path: c.Path(p)})
+		files = append(files, ingest.File{Source: schemas.SourceAttendance, Path: c.Path(p), Format: c.FileFormat(schemas.SourceAttendance, p)})
 	}
 	for _, p := range c.Inputs.Participation {
-		files = append(files, ingest.File{Source: schemas.SourceParticipation, Path: c.Path(p)})
+		files = append(files, ingest.File{Source: schemas.SourceParticipation, Path: c.Path(p), Format: c.FileFormat(schemas.SourceParticipation, p)})
 	}
 	return files
 }
@@ -630,7 +634,13 @@ func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, kind string, stats []inge
 	fmt.Fprintf(h, "code %s\nkind %s\nkey %s\nconfig %s\n", r.CodeVersion, kind, tok.Fingerprint(), shape)
 	var ins []string
 	for _, s := range stats {
-		ins = append(ins, s.Source+" "+s.SHA256)
+		// The same file read through another mapping or date format can
+		// load other rows, so the format counts as part of the input.
+		in := s.Source + " " + s.SHA256
+		if s.Format != "" {
+			in += " " + s.Format
+		}
+		ins = append(ins, in)
 	}
 	sort.Strings(ins)
 	fmt.Fprintf(h, "inputs %s\n", strings.Join(ins, ","))

@@ -19,3 +19,14 @@ CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
 -- the value tokenise hands to Go, and by which demo_tokens is joined back.
 CREATE OR REPLACE TEMP MACRO demographics(fore, sur, dob, pc, sex) AS
     concat_ws(chr(31), coalesce(fore, ''), coalesce(sur, ''), coalesce(dob, ''), coalesce(pc, ''), coalesce(sex, ''));
+
+-- parse_input_date reads a date in a file's configured date_format
+-- (sources.<source>.date_format). ingest redefines it for each load from the
+-- files' formats (pipeline/ingest/dates.go, which a test keeps equal to this
+-- default): ISO, YYYY-MM-DD, optionally followed by a time of day. A value
+-- must look like the format before strptime sees it (a failed try_strptime is
+-- slow), and years outside 1900-2999 are invalid (strptime reads "24" as the
+-- year 24: a two-digit year is ambiguous, never guessed).
+CREATE OR REPLACE TEMP MACRO parse_input_date(file_id, t) AS
+    CASE WHEN year(CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE) BETWEEN 1900 AND 2999
+         THEN CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE END;

@@ -33,7 +33,7 @@ cleaned AS (
     LEFT JOIN upn_keys k ON k.raw = r.upn
 ),
 typed AS (
-    SELECT c.*, TRY_CAST(c.date_text AS DATE) AS session_date, -- YYYY-MM-DD only
+    SELECT c.*, parse_input_date(c.file_id, c.date_text) AS session_date, -- in the file's date_format
            k.category, k.best_mark_rank, sc.urn AS known_school
     FROM cleaned c
     LEFT JOIN cfg_codes k ON k.code = c.mark

@@ -55,7 +55,7 @@ keyed AS (
            coalesce(nhs_status = 'valid', false) AS nhs_ok,
            coalesce(upn_status IN ('permanent', 'temporary'), false) AS upn_ok,
            coalesce(tok_names_dob_postcode, tok_initial_dob_district, tok_names_dob, tok_phonetic_dob_sex, tok_forename_dob_postcode) IS NOT NULL AS has_demographics,
-           try_strptime(date_text, '%Y-%m-%d')::DATE AS event_date
+           parse_input_date(file_id, date_text) AS event_date
     FROM cleaned
 ),
 reasoned AS (

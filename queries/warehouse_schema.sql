@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS input_files (
     ctime_ns    BIGINT NOT NULL,    -- hash (as git does); ctime cannot be set back by a
     inode       BIGINT NOT NULL     -- user, and a copied file has a new inode
 );
+-- How each file was read when not by the defaults (column mapping, layout,
+-- date format, encoding): a file read another way is read again. Added after
+-- version 8 was stamped; '' (the defaults) for files read before.
+ALTER TABLE input_files ADD COLUMN IF NOT EXISTS format VARCHAR DEFAULT '';
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from
     pupil_key    BIGINT NOT NULL,

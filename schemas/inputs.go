@@ -113,7 +113,7 @@ var QuarantineReasons = []QuarantineReason{
 	{"invalid_sen", "sen", "The SEN status is not N, K or E."},
 	{"invalid_gender", "gender", "The gender is not F, M, U or X."},
 	{"conflicting_roster_row", "upn", "The same UPN appears earlier in the roster with different details; the earlier row was kept."},
-	{"invalid_date", "", "The date is not a real date in the form YYYY-MM-DD."},
+	{"invalid_date", "", "The date is not a real date in the file's date format (YYYY-MM-DD unless sources.<source>.date_format says otherwise); it is never read another way."},
 	{"date_outside_terms", "session_date", "The session date falls in none of the configured terms."},
 	{"invalid_session", "session", "The session is not AM or PM."},
 	{"unknown_mark", "mark", "The mark is not a DfE attendance code valid from 2024/25."},

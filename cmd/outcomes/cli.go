@@ -142,7 +142,7 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, pipeline.ErrLocked):
 		return ExitLocked
 	case errors.Is(err, pipeline.ErrTooManyRejects), errors.As(err, &missing), errors.Is(err, os.ErrNotExist),
-		errors.Is(err, ingest.ErrTokenKey):
+		errors.Is(err, ingest.ErrTokenKey), errors.Is(err, ingest.ErrUnreadable):
 		return ExitBadInput
 	}
 	return ExitInternal

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/outcomes/outcomes/pipeline"
 	"github.com/outcomes/outcomes/pipeline/config"
@@ -26,7 +27,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 	if *final {
 		kind = config.KindFinal
 	}
-	r := &pipeline.Runner{Config: cfg, Logger: log, CodeVersion: version, Kind: kind}
+	r := &pipeline.Runner{Config: cfg, Logger: log, CodeVersion: version, Kind: kind, Progress: ingestProgress(os.Stderr)}
 	res, err := r.Run(ctx)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Config struct {
 	Publish    Publish     `toml:"publish"`
 	Impact     Impact      `toml:"impact"`
 	DuckDB     DuckDB      `toml:"duckdb"`
+	// Sources says how to read each source's extracts (sources.go), keyed
+	// by source: roster, attendance, participation.
+	Sources map[string]Format `toml:"sources,omitempty"`
 
 	// Dir is the folder relative paths are resolved against: the config file's own.
 	Dir string `toml:"-"`
@@ -519,6 +522,7 @@ func (c *Config) validate() error {
 	if len(c.Inputs.Attendance) == 0 {
 		bad("inputs.attendance", nil, "needs at least one file")
 	}
+	c.validateSources(bad)
 	required("trust.id", c.Trust.ID)
 	required("trust.name", c.Trust.Name)
 

@@ -30,6 +30,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
@@ -40,6 +41,9 @@ import (
 type File struct {
 	Source schemas.Source
 	Path   string
+	// Format says how to read it (sources.<source> in the configuration);
+	// the zero Format reads the contract's own names, long, ISO, UTF-8.
+	Format config.Format
 }
 
 // Stats accounts for every row of one file:
@@ -61,6 +65,9 @@ type Stats struct {
 	// loaded by an earlier run: it is not read again, and its counts are the
 	// earlier run's.
 	Ingested bool `json:"ingested_this_run"`
+	// Format describes how the file was read when not by the defaults
+	// (formatKey); a file read through another format is read again.
+	Format string `json:"format,omitempty"`
 	// FileID identifies the file in the warehouse's input_files.
 	FileID int `json:"-"`
 	// rosterSHA256 is the roster the file's rows were checked against.
@@ -138,17 +145,31 @@ type Step struct {
 	Elapsed time.Duration
 }
 
-// MissingColumnsError reports a file whose header lacks required columns.
+// MissingColumnsError reports a file whose header lacks required columns,
+// with the mapping it was read through.
 type MissingColumnsError struct {
 	Path     string
 	Missing  []string
 	Expected []string
 	Found    []string
+	// Source and Mapping name the configured mapping (sources.<source>.columns);
+	// Unmatched are its headers that the file does not have.
+	Source    string
+	Mapping   map[string]string
+	Unmatched []string
+	// NoHeader is set when no header matched at all: the first row is then
+	// probably data, so Found is left empty rather than quoting it.
+	NoHeader bool
 }
 
 func (e *MissingColumnsError) Error() string {
-	return fmt.Sprintf("%s: missing column(s) %s; expected %s; found %s", e.Path,
-		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), strings.Join(e.Found, ", "))
+	found := "found " + strings.Join(e.Found, ", ")
+	if e.NoHeader {
+		found = "the first row matches none of them: is the header row missing? (its values are not shown: they may be a pupil's)"
+	}
+	return fmt.Sprintf("%s: missing column(s) %s; expected %s; %s%s", e.Path,
+		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), found,
+		mappingText(e.Source, e.Mapping, e.Unmatched))
 }
 
 // DefinePartitions creates the temp tables of public lists and code sets
@@ -219,7 +240,7 @@ type storedFile struct {
 // storedFiles reads input_files, keyed by source and path.
 func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, int, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT file_id, source, path, sha256, rows_read, rows_loaded, rows_quarantined,
-		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns, ctime_ns, inode FROM input_files`)
+		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns, ctime_ns, inode, format FROM input_files`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input_files: %w", err)
 	}
@@ -231,7 +252,7 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 		var reasons string
 		if err := rows.Scan(&f.id, &f.stats.Source, &f.stats.Path, &f.stats.SHA256, &f.stats.RowsRead, &f.stats.RowsLoaded,
 			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons, &f.stats.rosterSHA256,
-			&f.stats.stat.size, &f.stats.stat.mtime, &f.stats.stat.ctime, &f.stats.stat.inode); err != nil {
+			&f.stats.stat.size, &f.stats.stat.mtime, &f.stats.stat.ctime, &f.stats.stat.inode, &f.stats.Format); err != nil {
 			return nil, 0, err
 		}
 		f.stats.QuarantinedByReason = map[string]int64{}
@@ -253,6 +274,17 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 // roster and participation files are small and always read in full.
 // DefinePartitions must have run on conn; DropStaging must follow.
 func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string) (*Result, error) {
+	return LoadWithOptions(ctx, conn, files, tok, quarantineDir, Options{})
+}
+
+// LoadWithOptions is Load with a logger and a progress report.
+func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string, opt Options) (*Result, error) {
+	tmp, private := privateTempDir(ctx, conn)
+	opt.tempDir = tmp
+	if private {
+		removeStaleCopies(tmp, opt.logger())
+	}
+	formats := map[int]string{}
 	for _, q := range []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
@@ -267,10 +299,13 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 	}
 	res := &Result{}
 	mark := time.Now()
+	progress := newProgress(opt, len(files))
+	defer progress.finish()
 	step := func(name string) {
 		now := time.Now()
 		res.Steps = append(res.Steps, Step{Name: name, Elapsed: now.Sub(mark)})
 		mark = now
+		progress.done(name)
 	}
 	stats := make([]Stats, len(files))
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
@@ -309,9 +344,12 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 		// named pupils missing from the roster it was checked against and the
 		// roster has changed since: they may be on it now.
 		recheck := prev.stats.QuarantinedByReason["pupil_not_on_roster"] > 0 && prev.stats.rosterSHA256 != rosterSHA
-		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance && !recheck {
+		// A file read through a different format (mapping, layout, dates,
+		// encoding) is read again: its rows may come out differently.
+		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance && !recheck && prev.stats.Format == formatKey(f.Format) {
 			stats[i] = prev.stats
 			stats[i].Ingested = false
+			progress.done("unchanged " + string(f.Source) + " " + filepath.Base(f.Path))
 			continue
 		}
 		id := prev.id
@@ -324,8 +362,10 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 			}
 		}
 		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id,
-			rosterSHA256: rosterSHA, stat: st}
-		if err := stage(ctx, conn, f, id); err != nil {
+			rosterSHA256: rosterSHA, stat: st, Format: formatKey(f.Format)}
+		formats[id] = f.Format.DateFormat
+		progress.start("read " + string(f.Source) + " " + filepath.Base(f.Path))
+		if err := stage(ctx, conn, f, id, opt); err != nil {
 			return nil, err
 		}
 		if f.Source == schemas.SourceParticipation {
@@ -345,16 +385,22 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 			}
 		}
 	}
+	progress.start("tokenise")
 	if err := tokenise(ctx, conn, tok); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
 	}
 	step("tokenise")
+	if err := defineDateParsing(ctx, conn, formats); err != nil {
+		return nil, err
+	}
 	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
+		progress.start(q)
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, plainDuckDBError(err))
 		}
 		step(q)
 	}
+	progress.start("count and quarantine")
 	if err := count(ctx, conn, stats); err != nil {
 		return nil, err
 	}
@@ -408,9 +454,9 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
+		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
 			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID, s.rosterSHA256,
-			s.stat.size, s.stat.mtime, s.stat.ctime, s.stat.inode); err != nil {
+			s.stat.size, s.stat.mtime, s.stat.ctime, s.stat.inode, s.Format); err != nil {
 			return fmt.Errorf("record input files: %w", err)
 		}
 	}
@@ -465,18 +511,19 @@ func normaliseHeader(h string) string {
 	return b.String()
 }
 
-// csvSource reads every field as text with the file's own header names, so
-// nothing is guessed: types are checked by the validation queries.
-func csvSource(path string, header []string, rejectsTable, rejectsScan string) string {
-	cols := make([]string, len(header))
-	for i, h := range header {
-		cols[i] = fmt.Sprintf("%s: 'VARCHAR'", warehouse.QuoteLiteral(h))
+// csvSource reads every field as text, nothing guessed: types are checked
+// by the validation queries. Columns get positional names c0, c1, ... so a
+// header that is empty, repeated or full of punctuation cannot break the read.
+func csvSource(path string, n int, rejectsTable, rejectsScan string) string {
+	cols := make([]string, n)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("'c%d': 'VARCHAR'", i)
 	}
 	opts := "header = true, delim = ',', quote = '\"', escape = '\"', auto_detect = false, columns = {" + strings.Join(cols, ", ") + "}"
 	if rejectsTable != "" {
 		opts += fmt.Sprintf(", store_rejects = true, rejects_table = '%s', rejects_scan = '%s'", rejectsTable, rejectsScan)
 	}
-	return fmt.Sprintf("read_csv(%s, %s", warehouse.QuoteLiteral(path), opts)
+	return fmt.Sprintf("read_csv(%s, %s)", warehouse.QuoteLiteral(path), opts)
 }
 
 // header reads a CSV file's header record. It is read in Go, not sniffed:
@@ -490,9 +537,10 @@ func header(path string) ([]string, error) {
 	defer f.Close()
 	r := csv.NewReader(bufio.NewReader(f))
 	r.FieldsPerRecord = -1
+	r.LazyQuotes = true // a stray quote in a header is DuckDB's to report, with its line
 	rec, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, errors.New("the file is empty: expected a header row")
+		return nil, errEmpty
 	}
 	if err != nil {
 		return nil, err
@@ -504,52 +552,68 @@ func header(path string) ([]string, error) {
 }
 
 // stage reads one file into its source's raw table with each row's line
-// number, and records malformed rows.
-func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
+// number, and records malformed rows. The file's format (config.Format) says
+// which headers feed which contract columns, its layout, dates and encoding.
+func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) error {
 	index := fileID
 	if _, err := os.Stat(f.Path); err != nil {
 		return fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 	}
-	found, err := header(f.Path)
-	if err != nil {
-		return fmt.Errorf("read header of %s: %w", f.Path, err)
-	}
-	actual := map[string]string{}
-	var foundNorm []string
-	for _, h := range found {
-		n := normaliseHeader(h)
-		if _, dup := actual[n]; !dup {
-			actual[n] = h
-		}
-		foundNorm = append(foundNorm, n)
-	}
-	var missing, expected []string
-	for _, c := range f.Source.Columns() {
-		expected = append(expected, c.Name)
-		if _, ok := actual[c.Name]; c.Required && !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 {
-		return &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected, Found: foundNorm}
-	}
-	// Line numbers: DuckDB keeps file order (preserve_insertion_order), so the
-	// staged table's rowid k (from 0) is parsed record k+1, shifted past any
-	// rejected records before it. (A window numbering the rows would force
-	// the read onto one thread.)
 	rejects, scans := fmt.Sprintf("rejects_%d", index), fmt.Sprintf("reject_scans_%d", index)
+	var (
+		found  []string
+		from   string
+		csvIn  *csvFile // nil for Parquet: no rejects, no line breaks to map
+		exprOf func(i int) string
+	)
+	if isParquet(f.Path) {
+		cols, err := parquetColumns(ctx, conn, f.Path)
+		if err != nil {
+			return fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
+		}
+		for _, c := range cols {
+			found = append(found, c.name)
+		}
+		from = parquetSource(f.Path)
+		exprOf = func(i int) string { return parquetText(cols[i], f.Format.DateFormat) }
+	} else {
+		file, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		csvIn = file
+		if found, err = header(file.path); err != nil {
+			return fmt.Errorf("read header of %s: %w", f.Path, err)
+		}
+		from = csvSource(file.path, len(found), rejects, scans)
+		exprOf = func(i int) string { return fmt.Sprintf("c%d", i) }
+	}
+	actual, err := resolveColumns(f, found)
+	if err != nil {
+		return err
+	}
+	if um := unmatchedMapping(f, found); len(um) > 0 {
+		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
+			"file", filepath.Base(f.Path), "headers", strings.Join(um, ", "))
+	}
+	cols := readColumns(f)
 	var sel []string
-	for _, c := range stagedColumns(f.Source) {
-		if h, ok := actual[c.Name]; ok {
-			sel = append(sel, fmt.Sprintf("%q AS %s", h, c.Name))
+	for _, c := range cols {
+		if i, ok := actual[c]; ok {
+			sel = append(sel, exprOf(i)+" AS "+c)
 		} else {
-			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
+			sel = append(sel, "NULL::VARCHAR AS "+c)
 		}
 	}
 	staging := fmt.Sprintf("staged_%d", index)
-	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s)",
-		staging, strings.Join(sel, ", "), csvSource(f.Path, found, rejects, scans))
+	q := fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s", staging, strings.Join(sel, ", "), from)
 	if _, err := conn.ExecContext(ctx, q); err != nil {
+		if strings.Contains(err.Error(), "Invalid Input Error") {
+			// DuckDB could not parse the file at all; its own advice (strict
+			// mode, sniffing) is not something a data lead can act on.
+			return fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
+		}
 		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
 	}
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+staging)
@@ -557,35 +621,43 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int) error {
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+scans)
 
 	name := filepath.Base(f.Path)
-	// A record's line is 1 (the header) + its record number; rejected records
-	// are numbered by DuckDB the same way.
+	if csvIn == nil {
+		// A Parquet row's number is its position in the file, from 1.
+		return insertStaged(ctx, conn, f, fileID, cols, "rowid + 1", staging)
+	}
+	lines := fmt.Sprintf("lines_%d", index)
+	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+lines)
+	numbered, err := numberRecords(ctx, conn, f, csvIn, staging, rejects, lines, opt)
+	if err != nil {
+		return err
+	}
+	// A rejected record's line is where it starts in the file. In a wide file
+	// each line carries two marks, and rows count marks: a line that cannot be
+	// read loses both, so it counts twice.
+	copies := "1"
+	if f.Format.Layout == config.LayoutWide {
+		copies = "2"
+	}
+	// DuckDB names the column at fault by its position (c0, c1, ...): report
+	// the contract column it feeds, or none for a column that is not read (a
+	// header is the file's own text, and a file without one has data there).
+	colName := "NULL"
+	if len(actual) > 0 {
+		var whens []string
+		for c, i := range actual {
+			whens = append(whens, fmt.Sprintf("WHEN 'c%d' THEN '%s'", i, c))
+		}
+		sort.Strings(whens)
+		colName = "CASE r.column_name " + strings.Join(whens, " ") + " END"
+	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO malformed
-		SELECT ?, ?, ?, line, any_value(column_name), any_value(error_type) FROM %s GROUP BY line`, rejects),
+		SELECT ?, ?, ?, r.line - b.d_off + b.p_off, `+colName+`, r.error_type
+		FROM (SELECT line, any_value(column_name) AS column_name, any_value(error_type) AS error_type FROM %s GROUP BY line) r
+		ASOF JOIN %s b ON r.line >= b.d_line, range(%s)`, rejects, lines, copies),
 		string(f.Source), name, fileID); err != nil {
 		return fmt.Errorf("read rejects of %s: %w", f.Path, err)
 	}
-	var cols []string
-	for _, c := range stagedColumns(f.Source) {
-		cols = append(cols, c.Name)
-	}
-	// shift(k) = number of rejected records r_i (ascending, i from 1) with r_i - i + 1 <= k.
-	insert := fmt.Sprintf(`INSERT INTO %s
-		WITH rej AS (SELECT DISTINCT line - 1 AS r FROM %s),
-		adj AS (SELECT r - row_number() OVER (ORDER BY r) + 1 AS a FROM rej),
-		steps AS (SELECT a, count(*) OVER (ORDER BY a ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS shift FROM adj)
-		SELECT ?, ?, s.rowid + 2 + coalesce((SELECT max(shift) FROM steps WHERE steps.a <= s.rowid + 1), 0), %s
-		FROM %s s`, rawTable(f.Source), rejects, "s."+strings.Join(cols, ", s."), staging)
-	var nRejects int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(DISTINCT line) FROM "+rejects).Scan(&nRejects); err != nil {
-		return err
-	}
-	if nRejects == 0 {
-		insert = fmt.Sprintf("INSERT INTO %s SELECT ?, ?, rowid + 2, %s FROM %s", rawTable(f.Source), strings.Join(cols, ", "), staging)
-	}
-	if _, err := conn.ExecContext(ctx, insert, name, fileID); err != nil {
-		return fmt.Errorf("stage %s: %w", f.Path, plainDuckDBError(err))
-	}
-	return nil
+	return insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
 }
 
 // ErrTokenKey means a tokenised participation file was made with another key
@@ -634,12 +706,21 @@ func plainDuckDBError(err error) error {
 	var keep []string
 	for _, line := range strings.Split(err.Error(), "\n") {
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "Original Line") || strings.HasPrefix(trimmed, "LINE ") {
+		if trimmed == "" || strings.HasPrefix(trimmed, "Original Line") || strings.HasPrefix(trimmed, "LINE ") || strings.Trim(trimmed, "^ ") == "" {
 			continue
 		}
 		keep = append(keep, identifierShapes.ReplaceAllString(trimmed, "[masked]"))
 	}
 	return errors.New(strings.Join(keep, " "))
+}
+
+// firstSentence keeps DuckDB's explanation and drops its suggestions.
+func firstSentence(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "Possible fixes"); i > 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
 }
 
 func fileSHA256(path string) (string, error) {

@@ -88,19 +88,19 @@ func TestEveryRowAccountedForWithItsLine(t *testing.T) {
 	attendance := write(t, dir, "attendance.csv", strings.Join([]string{
 		"school_urn,upn,session_date,session,mark",
 		fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),                       // line 2: loaded
-		fmt.Sprintf("900001,%s,2024-09-02,PM,\"/\nX\"", a),                // lines 3-4 in the file, record line 3: unknown mark
-		fmt.Sprintf("900001,%s,2024-09-03", a),                            // line 4: too few fields
-		fmt.Sprintf("900001,%s,2024-09-03,AM,/,extra", a),                 // line 5: too many fields
-		fmt.Sprintf("900001,%s,2024-09-04,AM,I", b),                       // line 6: loaded
-		fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),                       // line 7: duplicate of line 2
-		fmt.Sprintf("900001,%s,2024-09-04,AM,O", b),                       // line 8: conflicts with line 6; I (authorised) wins
-		fmt.Sprintf("900001,%s,2024-09-05,AM,/", badCheck),                // line 9: invalid UPN
-		fmt.Sprintf("900001,%s,2025-09-05,AM,/", b),                       // line 10: outside the terms
-		fmt.Sprintf("900001,%s,2024-09-31,AM,/", b),                       // line 11: impossible date
-		fmt.Sprintf("900002,%s,2024-09-06,AM,/", b),                       // line 12: unknown school
-		fmt.Sprintf("900001,%s,2024-09-06,XX,/", b),                       // line 13: bad session
-		fmt.Sprintf("900001,%s,2024-09-06,PM,", b),                        // line 14: missing mark
-		fmt.Sprintf("900001,%s,2024-09-06,AM,/", schemas.MakeUPN(373, 3)), // line 15: not on roster
+		fmt.Sprintf("900001,%s,2024-09-02,PM,\"/\nX\"", a),                // lines 3-4: unknown mark, reported at line 3
+		fmt.Sprintf("900001,%s,2024-09-03", a),                            // line 5: too few fields
+		fmt.Sprintf("900001,%s,2024-09-03,AM,/,extra", a),                 // line 6: too many fields
+		fmt.Sprintf("900001,%s,2024-09-04,AM,I", b),                       // line 7: loaded
+		fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),                       // line 8: duplicate of line 2
+		fmt.Sprintf("900001,%s,2024-09-04,AM,O", b),                       // line 9: conflicts with line 7; I (authorised) wins
+		fmt.Sprintf("900001,%s,2024-09-05,AM,/", badCheck),                // line 10: invalid UPN
+		fmt.Sprintf("900001,%s,2025-09-05,AM,/", b),                       // line 11: outside the terms
+		fmt.Sprintf("900001,%s,2024-09-31,AM,/", b),                       // line 12: impossible date
+		fmt.Sprintf("900002,%s,2024-09-06,AM,/", b),                       // line 13: unknown school
+		fmt.Sprintf("900001,%s,2024-09-06,XX,/", b),                       // line 14: bad session
+		fmt.Sprintf("900001,%s,2024-09-06,PM,", b),                        // line 15: missing mark
+		fmt.Sprintf("900001,%s,2024-09-06,AM,/", schemas.MakeUPN(373, 3)), // line 16: not on roster
 	}, "\n")+"\n")
 	qdir := filepath.Join(dir, "q")
 	res, err := Load(context.Background(), conn, []File{
@@ -115,18 +115,20 @@ func TestEveryRowAccountedForWithItsLine(t *testing.T) {
 	if att.RowsRead != 14 || att.RowsLoaded != 2 || att.RowsDuplicate != 1 || att.RowsQuarantined != 11 {
 		t.Errorf("attendance stats %+v, want read 14 = loaded 2 + duplicate 1 + quarantined 11", att)
 	}
+	// Lines are where each record starts in the file: the quoted line break
+	// in line 3's mark moves every later record down one.
 	want := map[string]string{
 		"3":  "unknown_mark@mark",
-		"4":  "malformed_row@",
 		"5":  "malformed_row@",
-		"8":  "conflicting_mark@mark",
-		"9":  "invalid_upn@upn",
-		"10": "date_outside_terms@session_date",
-		"11": "invalid_date@session_date",
-		"12": "unknown_school@school_urn",
-		"13": "invalid_session@session",
-		"14": "missing_value@mark",
-		"15": "pupil_not_on_roster@upn",
+		"6":  "malformed_row@",
+		"9":  "conflicting_mark@mark",
+		"10": "invalid_upn@upn",
+		"11": "date_outside_terms@session_date",
+		"12": "invalid_date@session_date",
+		"13": "unknown_school@school_urn",
+		"14": "invalid_session@session",
+		"15": "missing_value@mark",
+		"16": "pupil_not_on_roster@upn",
 	}
 	got := readQuarantine(t, filepath.Join(qdir, "attendance.csv"))
 	for line, w := range want {

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -351,20 +350,6 @@ func TestTokenRulesKeepOnlyExpectedValues(t *testing.T) {
 	}
 }
 
-// readCSVFile reads a whole CSV file, header included.
-func readCSVFile(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
 
 // TestCascadeRules gives the cascade's rules one small case each: what a
 // partner record links to, or why it links to nobody.

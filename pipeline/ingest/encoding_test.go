@@ -1,0 +1,119 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/schemas"
+)
+
+// TestPrivateCopy: a Windows-1252 file is read through a UTF-8 copy that is
+// owner-only, inside the private temp folder, and gone after cleanup.
+func TestPrivateCopy(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "private")
+	src := write(t, dir, "a.csv", "school_urn,upn,session_date,session,mark,note\r\n900001,X,2024-09-02,AM,/,caf\xe9\n")
+	var logBuf bytes.Buffer
+	file, cleanup, err := readableCSV(File{Source: schemas.SourceAttendance, Path: src}, tmp, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(file.path) != tmp {
+		t.Fatalf("copy at %s, want it in %s", file.path, tmp)
+	}
+	info, err := os.Stat(file.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("copy mode %v, want 0600", info.Mode().Perm())
+	}
+	b, _ := os.ReadFile(file.path)
+	if !strings.HasSuffix(string(b), "café\n") || strings.Contains(string(b), "\r") {
+		t.Errorf("copy %q: want UTF-8 with LF endings (the file mixed them)", b)
+	}
+	for _, w := range []string{"read as Windows-1252", "mixes CRLF and LF"} {
+		if !strings.Contains(logBuf.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, logBuf.String())
+		}
+	}
+	cleanup()
+	if _, err := os.Stat(file.path); !os.IsNotExist(err) {
+		t.Errorf("copy still there after cleanup: %v", err)
+	}
+	// UTF-8 with one kind of ending is read in place: no copy.
+	src2 := write(t, dir, "b.csv", "h\r\n1\r\n")
+	file, cleanup, err = readableCSV(File{Source: schemas.SourceAttendance, Path: src2, Format: config.Format{Encoding: config.EncodingUTF8}}, tmp, slog.New(slog.DiscardHandler))
+	if err != nil || file.path != src2 {
+		t.Errorf("got %v, %v; want the file itself", file, err)
+	}
+	cleanup()
+}
+
+// TestProgressReportsEveryStep: a load tells the progress function of each
+// step and ends at the total.
+func TestProgressReportsEveryStep(t *testing.T) {
+	conn, tok, dir := setup(t)
+	a := schemas.MakeUPN(373, 1)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+	att := write(t, dir, "attendance.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n")
+	var steps []string
+	last, total := 0, 0
+	_, err := LoadWithOptions(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: att}},
+		tok, filepath.Join(dir, "q"), Options{Progress: func(done, n int, step string) {
+			steps = append(steps, step)
+			last, total = done, n
+		}})
+	DropStaging(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 8 || last != total {
+		t.Errorf("progress ended at %d of %d, want 8 of 8 (two files, tokenise, four queries, count)", last, total)
+	}
+	if !strings.Contains(strings.Join(steps, "|"), "read attendance attendance.csv") {
+		t.Errorf("steps %v", steps)
+	}
+}
+
+// TestStaleCopiesRemoved: a copy left by a killed run is removed by the next
+// load on the same state folder.
+func TestStaleCopiesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.MkdirAll(tmp, 0o700)
+	w, err := warehouse.Open(context.Background(), filepath.Join(dir, "w.duckdb"), warehouse.Options{MemoryLimit: "1GB", Threads: 1, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	conn, err := w.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := DefinePartitions(context.Background(), conn, testPartitions); err != nil {
+		t.Fatal(err)
+	}
+	stale := write(t, tmp, "extract-123.csv", "school_urn,upn\n900001,"+schemas.MakeUPN(373, 9)+"\n")
+	other := write(t, tmp, "duckdb_spill.tmp", "x")
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n")
+	tok := pseudonymForFuzz(t)
+	if _, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q")); err != nil {
+		t.Fatal(err)
+	}
+	DropStaging(conn)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale copy still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file in the temp folder was touched: %v", err)
+	}
+}
