@@ -34,7 +34,7 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	if err != nil {
 		return err
 	}
-	rules := ingest.TokenRules{}
+	rules := ingest.TokenRules{Format: cfg.SourceFormat(schemas.SourceParticipation)}
 	for _, p := range cfg.Programmes {
 		rules.Programmes = append(rules.Programmes, p.ID)
 	}

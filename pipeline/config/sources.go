@@ -52,7 +52,8 @@ type Format struct {
 	// its morning and afternoon mark columns to am_mark and pm_mark.
 	Layout string `toml:"layout,omitempty"`
 	// DateFormat is "iso" (default), "dd/mm/yyyy" or "dd-mon-yyyy";
-	// attendance and participation only (the roster's dates are never read).
+	// attendance and participation only (dates of birth are read by linkage,
+	// which accepts the common UK forms itself).
 	DateFormat string `toml:"date_format,omitempty"`
 	// Encoding is "utf-8" or "windows-1252"; by default UTF-8, or
 	// Windows-1252 when the file is not valid UTF-8 (and the log says so).

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/outcomes/outcomes/fixtures"
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/pseudonym"
 )
@@ -350,7 +354,6 @@ func TestTokenRulesKeepOnlyExpectedValues(t *testing.T) {
 	}
 }
 
-
 // TestCascadeRules gives the cascade's rules one small case each: what a
 // partner record links to, or why it links to nobody.
 func TestCascadeRules(t *testing.T) {
@@ -448,5 +451,52 @@ func TestTokensWithoutFingerprintAreRefused(t *testing.T) {
 	DropStaging(conn)
 	if !errors.Is(err, ErrTokenKey) || !strings.Contains(err.Error(), "no fingerprint") {
 		t.Fatalf("err = %v, want a refusal for tokens without a fingerprint", err)
+	}
+}
+
+// TestTokeniseFileReadsPartnerExports: a partner's export saved by Excel
+// (Windows-1252, its own headers, mapped in sources.participation) is read
+// as the pipeline would read it, and a file without its header row is
+// refused without repeating that row.
+func TestTokeniseFileReadsPartnerExports(t *testing.T) {
+	conn, tok, dir := setup(t)
+	upn := schemas.MakeUPN(373, 42)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group,gender,date_of_birth,forename,surname,postcode\n"+
+		"900001,"+upn+",4,F,2015-03-07,Zoë,Núñez,S10 5DD\n")
+	format := config.Format{Columns: map[string]string{"Child Forename": "forename", "Child Surname": "surname", "DOB": "date_of_birth",
+		"Home Postcode": "postcode", "Sex": "gender", "Service": "programme", "Contact Date": "event_date", "Contact Type": "event", "Attended?": "attended"}}
+	rules := TokenRules{Programmes: []string{"mhst"}, Format: format,
+		EventsFrom: time.Date(2023, 9, 1, 0, 0, 0, 0, time.UTC), EventsTo: time.Date(2026, 8, 31, 0, 0, 0, 0, time.UTC)}
+	export, err := charmap.Windows1252.NewEncoder().String("Service,Child Forename,Child Surname,DOB,Home Postcode,Sex,Contact Date,Contact Type,Attended?\r\n" +
+		"mhst,ZOË,Núñez,07/03/2015,s105dd,2,2024-10-01,session,Y\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := TokeniseFile(strings.NewReader(export), &out, "camhs.csv", tok, rules); err != nil {
+		t.Fatal(err)
+	}
+	tokens := write(t, dir, "camhs.tokens.csv", out.String())
+	if _, err := Load(context.Background(), conn, []File{
+		{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceParticipation, Path: tokens},
+	}, tok, filepath.Join(dir, "q")); err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	var how, pupil string
+	if err := conn.QueryRowContext(context.Background(), `SELECT coalesce(c.linked_by, 'unmatched'), coalesce(p.upn_token, '')
+		FROM checked_participation c LEFT JOIN staged_pupils p USING (pupil_key)`).Scan(&how, &pupil); err != nil {
+		t.Fatal(err)
+	}
+	if how != "names_dob_postcode" || pupil != tok.Token(pseudonym.UPN, upn) {
+		t.Errorf("linked by %s to %q, want names_dob_postcode to the roster pupil", how, pupil)
+	}
+
+	headerless := "mhst,9990000018,,Zoe,Nunez,2015-03-07,S10 5DD,F,2024-10-01,session,Y\n"
+	_, err = TokeniseFile(strings.NewReader(headerless), &bytes.Buffer{}, "camhs.csv", tok, TokenRules{})
+	var missing *MissingColumnsError
+	if !errors.As(err, &missing) || strings.Contains(err.Error(), "9990000018") || strings.Contains(strings.ToLower(err.Error()), "nunez") {
+		t.Errorf("header-less file: %v; want a missing-columns error that repeats nothing of the row", err)
 	}
 }

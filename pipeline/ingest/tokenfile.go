@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -8,7 +9,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
+
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/linkage"
 	"github.com/outcomes/outcomes/transforms/pseudonym"
@@ -49,6 +54,9 @@ type TokenRules struct {
 	// widened by a year each way, so a late referral survives but a date of
 	// birth (four or more years before any term) does not.
 	EventsFrom, EventsTo time.Time
+	// Format is how the pipeline reads participation files
+	// (sources.participation): its column mapping and encoding apply here.
+	Format config.Format
 }
 
 // keep returns value when the rules allow it in column col, else NotShown.
@@ -87,7 +95,24 @@ func (r TokenRules) keep(col, value string) string {
 // so the pipeline's quarantine messages point at the partner's own records.
 func TokeniseFile(in io.Reader, out io.Writer, name string, tok *pseudonym.Tokeniser, rules TokenRules) (*TokeniseSummary, error) {
 	tok = tok.Linkage() // match tokens only, under the key partners share
-	r := csv.NewReader(in)
+	// Partner files are small (thousands of records): read whole, so the
+	// encoding can be settled before any field is read.
+	raw, err := io.ReadAll(in)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(raw) {
+		if rules.Format.Encoding == config.EncodingUTF8 {
+			return nil, fmt.Errorf("%s: %w: it is not UTF-8, as sources.participation.encoding says; save it as UTF-8 or set encoding = \"windows-1252\"", name, ErrUnreadable)
+		}
+		// Excel's "CSV" on Windows: names with accents must decode to the
+		// letters the roster has, or no name key could match.
+		if raw, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
+			return nil, fmt.Errorf("%s: %w: not UTF-8 and not Windows-1252", name, ErrUnreadable)
+		}
+	}
+	r := csv.NewReader(bytes.NewReader(raw))
 	r.FieldsPerRecord = -1
 	head, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -96,30 +121,15 @@ func TokeniseFile(in io.Reader, out io.Writer, name string, tok *pseudonym.Token
 	if err != nil {
 		return nil, fmt.Errorf("%s: read header: %w", name, plainCSVError(err))
 	}
-	at := map[string]int{}
-	var found []string
-	for i, h := range head {
-		n := normaliseHeader(h)
-		found = append(found, n)
-		if _, dup := at[n]; !dup {
-			at[n] = i
-		}
-	}
-	var missing, expected []string
-	for _, c := range schemas.SourceParticipation.Columns() {
-		if strings.HasPrefix(c.Name, "tok_") || strings.HasSuffix(c.Name, "_check") || c.Name == "key_fingerprint" {
-			continue
-		}
-		expected = append(expected, c.Name)
-		if _, ok := at[c.Name]; c.Required && !ok {
-			missing = append(missing, c.Name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, &MissingColumnsError{Path: name, Missing: missing, Expected: expected, Found: found}
-	}
-	if _, ok := at["key_fingerprint"]; ok {
+	if slices.Contains(head, "key_fingerprint") {
 		return nil, fmt.Errorf("%s is already tokenised (it has a key_fingerprint column)", name)
+	}
+	// Headers are matched as the pipeline matches them: the configured
+	// mapping of sources.participation, else the contract's own names. A
+	// header-less file's first row is never repeated into the message.
+	at, err := resolveColumns(File{Source: schemas.SourceParticipation, Path: name, Format: rules.Format}, head)
+	if err != nil {
+		return nil, err
 	}
 	field := func(rec []string, col string) string {
 		if i, ok := at[col]; ok && i < len(rec) {
