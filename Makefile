@@ -53,11 +53,13 @@ FUZZTIME ?= 20s
 # no execs are counted and a short FUZZTIME ends with "context deadline
 # exceeded" on the slow DuckDB target; a bounded number of tries avoids it.
 FUZZMINIMIZE ?= 50x
-FUZZ_TARGETS := FuzzNormaliseHeader FuzzScanCSV FuzzParseDate FuzzLoadAttendance
+FUZZ_TARGETS := pipeline/ingest:FuzzNormaliseHeader pipeline/ingest:FuzzScanCSV pipeline/ingest:FuzzParseDate \
+	pipeline/ingest:FuzzLoadAttendance pipeline/ingest:FuzzTokeniseFile transforms/linkage:FuzzMatchKeys
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
-		echo "== $$t ($(FUZZTIME))"; \
-		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 ./pipeline/ingest/ || exit 1; \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg ($(FUZZTIME))"; \
+		$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 ./$$pkg/ || exit 1; \
 	done
 
 fmt:
