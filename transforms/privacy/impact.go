@@ -345,29 +345,11 @@ func (a *ImpactAggregator) Results() ([]ImpactCell, error) {
 }
 
 func (a *ImpactAggregator) count(c *dpagg.Count, m string) (Estimate, error) {
-	v, err := c.Result()
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s: %w", m, err)
-	}
-	ci, err := c.ComputeConfidenceInterval(Alpha)
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s interval: %w", m, err)
-	}
-	return Estimate{Value: v, Lower: ci.LowerBound, Upper: ci.UpperBound,
-		NoiseVariance: laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, 1, a.opt.Epsilon[m])}, nil
+	return estimate(c, m, laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, 1, a.opt.Epsilon[m]))
 }
 
 func (a *ImpactAggregator) sum(s *dpagg.BoundedSumInt64, m string, lInf int64) (Estimate, error) {
-	v, err := s.Result()
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s: %w", m, err)
-	}
-	ci, err := s.ComputeConfidenceInterval(Alpha)
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s interval: %w", m, err)
-	}
-	return Estimate{Value: v, Lower: ci.LowerBound, Upper: ci.UpperBound,
-		NoiseVariance: laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, lInf, a.opt.Epsilon[m])}, nil
+	return estimate(s, m, laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, lInf, a.opt.Epsilon[m]))
 }
 
 // laplaceVariance is 2b², b = maxPartitions x lInf / ε, dpagg's Laplace

@@ -289,38 +289,31 @@ func (a *Aggregator) Results() ([]Cell, error) {
 }
 
 func (a *Aggregator) countEstimate(c *dpagg.Count, measure string) (Estimate, error) {
-	v, err := c.Result()
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s: %w", measure, err)
-	}
-	ci, err := c.ComputeConfidenceInterval(Alpha)
-	if err != nil {
-		return Estimate{}, fmt.Errorf("privacy: %s interval: %w", measure, err)
-	}
-	return Estimate{Value: v, Lower: ci.LowerBound, Upper: ci.UpperBound, NoiseVariance: a.variance(measure, 1)}, nil
+	return estimate(c, measure, laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, 1, a.opt.Epsilon[measure]))
 }
 
 func (a *Aggregator) sumEstimate(s *dpagg.BoundedSumInt64, measure string, maxSessions int64) (Estimate, error) {
-	v, err := s.Result()
+	return estimate(s, measure, laplaceVariance(a.opt.Noise, a.opt.MaxPartitions, maxSessions, a.opt.Epsilon[measure]))
+}
+
+// noisyInt is a dpagg Count or BoundedSumInt64.
+type noisyInt interface {
+	Result() (int64, error)
+	ComputeConfidenceInterval(alpha float64) (noise.ConfidenceInterval, error)
+}
+
+// estimate reads one noisy value with dpagg's confidence interval and the
+// noise variance derived intervals need.
+func estimate(agg noisyInt, measure string, variance float64) (Estimate, error) {
+	v, err := agg.Result()
 	if err != nil {
 		return Estimate{}, fmt.Errorf("privacy: %s: %w", measure, err)
 	}
-	ci, err := s.ComputeConfidenceInterval(Alpha)
+	ci, err := agg.ComputeConfidenceInterval(Alpha)
 	if err != nil {
 		return Estimate{}, fmt.Errorf("privacy: %s interval: %w", measure, err)
 	}
-	return Estimate{Value: v, Lower: ci.LowerBound, Upper: ci.UpperBound, NoiseVariance: a.variance(measure, maxSessions)}, nil
-}
-
-// variance is the Laplace noise variance 2b², b = MaxPartitions x sensitivity / ε,
-// the scale dpagg's Laplace mechanism uses. It is zero for an injected
-// mechanism that is not Laplace (tests).
-func (a *Aggregator) variance(measure string, lInf int64) float64 {
-	if noise.ToKind(a.opt.Noise) != noise.LaplaceNoise {
-		return 0
-	}
-	b := float64(a.opt.MaxPartitions) * float64(lInf) / a.opt.Epsilon[measure]
-	return 2 * b * b
+	return Estimate{Value: v, Lower: ci.LowerBound, Upper: ci.UpperBound, NoiseVariance: variance}, nil
 }
 
 // LaplaceScale returns the noise scale b of a measure for the given sensitivity,
