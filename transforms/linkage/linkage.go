@@ -140,7 +140,12 @@ func join(parts []string) string {
 	return strings.Join(parts, "|")
 }
 
-var foldAccents = transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// foldAccents drops combining marks after decomposition. A transform chain
+// keeps buffers between calls, so each call makes its own: a shared one
+// corrupts names when two runs tokenise at once.
+func foldAccents() transform.Transformer {
+	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // foldLetters spells out the Latin letters that have no decomposition, so
 // Søren = Soren, Łukasz = Lukasz, Strauß = Strauss.
@@ -151,7 +156,7 @@ var foldLetters = strings.NewReplacer("ø", "o", "Ø", "O", "ł", "l", "Ł", "L"
 // "Anne-Marie" -> "annemarie", "O'Brien" -> "obrien", "Zoë" -> "zoe".
 // Letters of other scripts are kept as they are.
 func NormaliseName(s string) string {
-	folded, _, err := transform.String(foldAccents, foldLetters.Replace(s))
+	folded, _, err := transform.String(foldAccents(), foldLetters.Replace(s))
 	if err != nil {
 		folded = s
 	}

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -190,4 +191,25 @@ func TestNicknamesNeverMergeTwoNames(t *testing.T) {
 	if Canonical("alfie") != Canonical("alfred") || Canonical("ollie") != Canonical("oliver") {
 		t.Error("Alfie/Alfred or Ollie/Oliver do not share a form")
 	}
+}
+
+// TestKeysAreSafeForConcurrentRuns: two runs in one process (the tests run
+// pipelines in parallel) tokenise at the same time.
+func TestKeysAreSafeForConcurrentRuns(t *testing.T) {
+	d := Demographics{Forename: "Zoë", Surname: "Núñez-Wiśniewski", DateOfBirth: "2015-03-07", Postcode: "S10 5DD", Sex: "F"}
+	want := strings.Join(d.Keys(), ",")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				if got := strings.Join(d.Keys(), ","); got != want {
+					t.Errorf("keys %q, want %q", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
