@@ -202,11 +202,11 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	c := r.Config
 	plan := r.impactPlan()
 	eps := impactEpsilons(c, epsilon)
-	if err := defineImpactTables(ctx, conn, plan); err != nil {
+	if err := defineImpactTables(ctx, conn, plan, c.Programmes); err != nil {
 		return nil, err
 	}
 	defer func() {
-		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "impact_windows"} {
+		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "impact_windows"} {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
 		}
 	}()
@@ -316,13 +316,15 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 }
 
 // defineImpactTables creates the public lists the impact queries join:
-// baseline bands, periods, and (filled after the histogram) the comparison
-// group's sampling distribution of index months.
-func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan) error {
+// baseline bands, periods, where each programme runs (from configuration),
+// and (filled after the histogram) the comparison group's sampling
+// distribution of index months.
+func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, programmes []config.Programme) error {
 	stmts := []string{
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_bands (band_idx INTEGER, lower DOUBLE, upper DOUBLE, no_baseline BOOLEAN)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
 	}
 	for _, s := range stmts {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -337,6 +339,30 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan) er
 	}
 	if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_bands VALUES (?, NULL, NULL, true)", len(edges)-1); err != nil {
 		return fmt.Errorf("define impact bands: %w", err)
+	}
+	// Where each programme runs, its comparison pool: the configured
+	// schools x year groups, NULL for "any".
+	for pi, prog := range programmes {
+		schools, years := []any{nil}, []any{nil}
+		if len(prog.Schools) > 0 {
+			schools = schools[:0]
+			for _, s := range prog.Schools {
+				schools = append(schools, s)
+			}
+		}
+		if len(prog.YearGroups) > 0 {
+			years = years[:0]
+			for _, y := range prog.YearGroups {
+				years = append(years, y)
+			}
+		}
+		for _, s := range schools {
+			for _, y := range years {
+				if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_cells VALUES (?, ?, ?)", pi, s, y); err != nil {
+					return fmt.Errorf("define impact cells: %w", err)
+				}
+			}
+		}
 	}
 	for i, p := range plan.periods {
 		if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_periods VALUES (?, ?::DATE, ?::DATE)", i, p.start.Format(time.DateOnly), p.end.Format(time.DateOnly)); err != nil {

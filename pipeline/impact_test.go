@@ -219,3 +219,72 @@ func TestImpactPeriodsAndBreakdowns(t *testing.T) {
 		})
 	}
 }
+
+// TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups checks that
+// a programme's comparison group is drawn only from the schools and year
+// groups configured for it: restricted to each school in turn (or to two
+// halves of the year groups), the comparison counts add up exactly to the
+// unrestricted count, while the participants and the other programmes'
+// comparisons do not change. Each pupil may serve every programme
+// (max_programmes_per_pupil = 3), so restricting one programme cannot move
+// pupils between the others, and the salt is fixed, so pseudo index dates
+// are the same in every recomputation.
+func TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups(t *testing.T) {
+	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 150, Seed: 5})
+	cfg.Publish.RoundingBase, cfg.Publish.SuppressBelow = 1, 0
+	cfg.Privacy.MaxProgrammesPerPupil = len(cfg.Programmes)
+	r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const prog, other = 0, 1
+	id, otherID := cfg.Programmes[prog].ID, cfg.Programmes[other].ID
+	count := func(schools []string, years []int) (comparison, participants, otherComparison int64) {
+		t.Helper()
+		cfg.Programmes[prog].Schools, cfg.Programmes[prog].YearGroups = schools, years
+		rows := impactWithoutNoise(t, r)
+		if rows[id].ComparisonPupils == nil || rows[id].Participants == nil || rows[otherID].ComparisonPupils == nil {
+			t.Fatalf("schools %v, year groups %v: impact rows without counts: %+v", schools, years, rows[id])
+		}
+		return *rows[id].ComparisonPupils, *rows[id].Participants, *rows[otherID].ComparisonPupils
+	}
+	all, participants, otherAll := count(nil, nil)
+	if all == 0 {
+		t.Fatal("no comparison pupils without a restriction")
+	}
+	tests := []struct {
+		name   string
+		halves [2]struct {
+			schools []string
+			years   []int
+		}
+	}{
+		{"by school", [2]struct {
+			schools []string
+			years   []int
+		}{{schools: []string{cfg.Schools[0].URN}}, {schools: []string{cfg.Schools[1].URN}}}},
+		{"by year group", [2]struct {
+			schools []string
+			years   []int
+		}{{years: []int{0, 1, 2, 3, 4, 5}}, {years: []int{6, 7, 8, 9, 10, 11, 12, 13, 14}}}},
+	}
+	for _, tt := range tests {
+		var sum int64
+		for _, h := range tt.halves {
+			c, p, o := count(h.schools, h.years)
+			if c == 0 || c == all {
+				t.Errorf("%s: restricted to %v %v the comparison has %d pupils, want some but fewer than %d", tt.name, h.schools, h.years, c, all)
+			}
+			if p != participants || o != otherAll {
+				t.Errorf("%s: restricting %s changed its participants (%d, want %d) or %s's comparison (%d, want %d)", tt.name, id, p, participants, otherID, o, otherAll)
+			}
+			sum += c
+		}
+		if sum != all {
+			t.Errorf("%s: the halves' comparison groups add to %d pupils, want %d", tt.name, sum, all)
+		}
+	}
+	if c, _, _ := count([]string{cfg.Schools[0].URN}, []int{14}); c != 0 {
+		t.Errorf("restricted to a year group no pupil is in, the comparison has %d pupils, want 0", c)
+	}
+}

@@ -22,7 +22,11 @@
 --                         (cfg_impact_bands); fewer than $6 baseline sessions
 --                         puts them in the last, "no baseline" band;
 --   comparison pupil      a roster pupil with no participation (attended
---                         session or completion) in any configured programme;
+--                         session or completion) in any configured programme,
+--                         whose roster school and year group are among those
+--                         where the programme runs (cfg_impact_cells, from
+--                         the programme's configured schools and year_groups;
+--                         NULL there matches any);
 --   stratum               baseline band x free school meals (FSM Y, or not
 --                         Y: N and unknown together).
 -- A pupil is kept when both windows hold at least $4
@@ -57,10 +61,12 @@ comparison_slots AS (
            hash(pupil_key, programme_idx, $1, 'month') / 18446744073709551616.0 AS u_month,
            hash(pupil_key, programme_idx, $1, 'day') / 18446744073709551616.0 AS u_day
     FROM (
-        SELECT p.pupil_key, cp.idx AS programme_idx,
-               row_number() OVER (PARTITION BY p.pupil_key ORDER BY hash(p.pupil_key, cp.idx, $1)) AS pick
+        SELECT p.pupil_key, ce.programme_idx,
+               row_number() OVER (PARTITION BY p.pupil_key ORDER BY hash(p.pupil_key, ce.programme_idx, $1)) AS pick
         FROM pupils p
-        CROSS JOIN cfg_programmes cp
+        JOIN cfg_impact_cells ce
+          ON coalesce(ce.school_urn, p.school_urn) = p.school_urn
+         AND coalesce(ce.year_group, p.year_group) = p.year_group
         WHERE p.pupil_key NOT IN (SELECT pupil_key FROM participant_rows)
     )
     WHERE pick <= $2

@@ -119,6 +119,13 @@ func (t Term) MaxSessions() int64 { return int64(2 * t.SchoolDays) }
 type Programme struct {
 	ID   string `toml:"id"`   // Required; matches the programme column of participation files.
 	Name string `toml:"name"` // Required.
+	// Schools (URNs of configured schools) and YearGroups (0 for reception
+	// to 14) are where the programme runs. The impact table's comparison
+	// group is drawn from non-participants in these schools and year groups
+	// only. Public facts from configuration, so they cost no budget; empty
+	// means every school, or every year group, of the trust.
+	Schools    []string `toml:"schools"`
+	YearGroups []int    `toml:"year_groups"`
 }
 
 // Privacy holds the differential privacy parameters of a release.
@@ -239,6 +246,15 @@ const (
 	PeriodTerm          = "term"
 	PeriodFinancialYear = "financial_year"
 )
+
+func (c *Config) hasSchool(urn string) bool {
+	for _, s := range c.Schools {
+		if s.URN == urn {
+			return true
+		}
+	}
+	return false
+}
 
 // ImpactEnabled reports whether releases carry the impact table.
 func (c *Config) ImpactEnabled() bool { return c.Impact.Share > 0 && len(c.Programmes) > 0 }
@@ -604,6 +620,21 @@ func (c *Config) validate() error {
 		}
 		seenProg[p.ID] = true
 		required(key+".name", p.Name)
+		seenURN := map[string]bool{}
+		for j, urn := range p.Schools {
+			// With no schools configured that is the error already reported.
+			if (len(c.Schools) > 0 && !c.hasSchool(urn)) || seenURN[urn] {
+				bad(fmt.Sprintf("%s.schools[%d]", key, j), fmt.Sprintf("%q", urn), "must be the URN of a configured school, each at most once")
+			}
+			seenURN[urn] = true
+		}
+		seenYG := map[int]bool{}
+		for j, y := range p.YearGroups {
+			if y < 0 || y > 14 || seenYG[y] {
+				bad(fmt.Sprintf("%s.year_groups[%d]", key, j), y, "must be a year group from 0 (reception) to 14, each at most once")
+			}
+			seenYG[y] = true
+		}
 	}
 
 	if !(c.Privacy.Epsilon > 0) || c.Privacy.Epsilon > 100 {

@@ -200,7 +200,7 @@ func TestLoadKeepsExplicitValues(t *testing.T) {
 		{"terms[1] start", c.Terms[1].StartDate(), time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)},
 		{"terms[1] end", c.Terms[1].EndDate(), time.Date(2025, 4, 4, 0, 0, 0, 0, time.UTC)},
 		{"programmes", c.Programmes, []config.Programme{
-			{ID: "mhst", Name: "Mental health support team"},
+			{ID: "mhst", Name: "Mental health support team", Schools: []string{"900001"}, YearGroups: []int{5, 6}},
 			{ID: "healthy-eating", Name: "Healthy eating programme"},
 		}},
 		{"privacy.epsilon", c.Privacy.Epsilon, 2.0},
@@ -443,6 +443,9 @@ func TestLoadValidates(t *testing.T) {
 		{"impact year group twice", []edit{{"year_groups = [7, 8, 9]", "year_groups = [7, 7]"}}, []string{"impact.year_groups[1] = 7"}},
 		{"impact period unknown", []edit{{`period = "financial_year"`, `period = "calendar_year"`}}, []string{`impact.period = "calendar_year"`}},
 		{"impact period term", []edit{{`period = "financial_year"`, `period = "term"`}}, nil},
+		{"programme school not configured", []edit{{`schools = ["900001"]`, `schools = ["900009"]`}}, []string{`programmes[0].schools[0] = "900009"`}},
+		{"programme school twice", []edit{{`schools = ["900001"]`, `schools = ["900002", "900002"]`}}, []string{`programmes[0].schools[1] = "900002"`}},
+		{"programme year group out of range", []edit{{`year_groups = [5, 6]`, `year_groups = [5, 15]`}}, []string{`programmes[0].year_groups[1] = 15`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -87,7 +87,16 @@ type ImpactPrivacy struct {
 	Breakdowns            []string  `json:"breakdowns"`
 	YearGroups            []int     `json:"year_groups,omitempty"`
 	Period                string    `json:"period"`
-	Intervals             string    `json:"intervals"`
+	// ComparisonPools says, per programme id, the schools and year groups
+	// its comparison group is drawn from; empty lists mean all of the trust's.
+	ComparisonPools map[string]ComparisonPool `json:"comparison_pools"`
+	Intervals       string                    `json:"intervals"`
+}
+
+// ComparisonPool is where a programme runs, from configuration.
+type ComparisonPool struct {
+	Schools    []string `json:"schools"`
+	YearGroups []int    `json:"year_groups"`
 }
 
 // Bound is the declared clamp of one term's per-pupil session sums.

@@ -56,7 +56,7 @@ pupils who take part differ from those who do not (they are often chosen because
 <p>For each programme: the change in each participant's attendance rate from the six school weeks before their
 first programme session to the six school weeks after it (counted in possible sessions, so holidays do not
 count), averaged over participants; the same change for a comparison group of pupils who took part in no
-programme, given pretend start dates drawn like the participants' and weighted to match the participants'
+programme, from the schools and year groups where the programme runs, given pretend start dates drawn like the participants' and weighted to match the participants'
 earlier attendance and free school meals status; and the difference between the two (a
 "difference in differences", in percentage points). A positive difference means participants' attendance
 rose by more than similar pupils'. The interval is an approximate 95% interval that allows for both the noise
