@@ -294,8 +294,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 
 	// Step 2: the windows, bounded per pupil.
 	im := c.Impact
-	if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), salt, maxProgrammes, int64(im.WindowSessions),
-		int64(im.MinWindowSessions), plan.layout.MaxChangeBP, int64(im.MinBaselineSessions)); err != nil {
+	if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), impactWindowArgs(c, plan, salt, searchRadiusDays(im.WindowSessions))...); err != nil {
 		return nil, fmt.Errorf("impact windows: %w", err)
 	}
 
@@ -313,6 +312,20 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 		return nil, err
 	}
 	return postprocess.ImpactTable(cells, plan.layout)
+}
+
+// searchRadiusDays is how far from an index date impact_windows.sql first
+// looks for a window's sessions: a window of n possible sessions spans
+// n/2 school days, about 0.7 n calendar days, so 1.5 n days leaves room for
+// a holiday and some not-possible codes; slots it does not cover are ranked
+// over the whole year, so the radius changes the cost, never the result.
+func searchRadiusDays(windowSessions int) int { return windowSessions * 3 / 2 }
+
+// impactWindowArgs are impact_windows.sql's parameters, in order.
+func impactWindowArgs(c *config.Config, plan impactPlan, salt int64, radiusDays int) []any {
+	im := c.Impact
+	return []any{salt, int64(c.Privacy.MaxProgrammesPerPupil), int64(im.WindowSessions), int64(im.MinWindowSessions),
+		plan.layout.MaxChangeBP, int64(im.MinBaselineSessions), int64(radiusDays)}
 }
 
 // defineImpactTables creates the public lists the impact queries join:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/outcomes/outcomes/pipeline/demo"
 	"github.com/outcomes/outcomes/pipeline/ingest"
 	"github.com/outcomes/outcomes/pipeline/keys"
+	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
 )
@@ -286,5 +288,88 @@ func TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups(t *testing.T
 	}
 	if c, _, _ := count([]string{cfg.Schools[0].URN}, []int{14}); c != 0 {
 		t.Errorf("restricted to a year group no pupil is in, the comparison has %d pupils, want 0", c)
+	}
+}
+
+// TestImpactWindowsSearchRadius checks that impact_windows.sql's search
+// radius changes its cost, never its result: the windows table is the same
+// whether the first pass looks 1 day, 10 days, the default or a whole year
+// either side of each index date. A radius of a day sends nearly every slot
+// to the second pass (ranking over the whole year); the default sends few.
+func TestImpactWindowsSearchRadius(t *testing.T) {
+	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 150, Seed: 3})
+	cfg.Privacy.MaxProgrammesPerPupil = 2
+	r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	w, err := OpenWarehouse(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
+		t.Fatal(err)
+	}
+	plan := r.impactPlan()
+	if err := defineImpactTables(ctx, conn, plan, cfg.Programmes); err != nil {
+		t.Fatal(err)
+	}
+	// Pseudo index dates spread evenly over the terms' months.
+	for pi := range cfg.Programmes {
+		for i, m := range plan.months {
+			hi := float64(i+1) / float64(len(plan.months))
+			if i == len(plan.months)-1 {
+				hi = 2
+			}
+			days := int(m.AddDate(0, 1, 0).Sub(m).Hours() / 24)
+			if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_months VALUES (?, ?::DATE, ?, ?, ?)", pi, m.Format(time.DateOnly),
+				days, float64(i)/float64(len(plan.months)), hi); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	windows := func(radius int) []string {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), impactWindowArgs(cfg, plan, 777, radius)...); err != nil {
+			t.Fatalf("radius %d: %v", radius, err)
+		}
+		rows, err := conn.QueryContext(ctx, `SELECT concat_ws(' ', pupil_key, programme_idx, period_idx, participant, change_bp, change_sq, pa_change, stratum)
+			FROM impact_windows ORDER BY ALL`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	want := windows(400)
+	if len(want) < 100 {
+		t.Fatalf("only %d windows over a whole year's radius", len(want))
+	}
+	for _, radius := range []int{1, 10, 30, 45, 60, searchRadiusDays(cfg.Impact.WindowSessions)} {
+		got := windows(radius)
+		if !slices.Equal(got, want) {
+			diff := 0
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					diff++
+				}
+			}
+			t.Errorf("radius %d days: %d windows (want %d), %d differ from the whole year's", radius, len(got), len(want), diff)
+		}
 	}
 }

@@ -89,9 +89,27 @@ possible AS (
     JOIN cfg_dates USING (session_date)
     WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')
 ),
-ranked AS (
-    -- distance orders sessions outwards from the index date: the closest
-    -- session on each side has rank 1.
+-- Each slot's possible sessions before and after its index date, and the
+-- absences before it: the baseline is what precedes the pre window.
+sides AS (
+    SELECT sl.pupil_key, sl.programme_idx,
+           count(*) FILTER (WHERE s.session_date < sl.index_date) AS before_possible,
+           count(*) FILTER (WHERE s.session_date < sl.index_date AND s.category IN ('AUTH', 'UNAUTH')) AS before_absent,
+           count(*) FILTER (WHERE s.session_date > sl.index_date) AS after_possible
+    FROM slots sl
+    JOIN possible s ON s.pupil_key = sl.pupil_key
+    GROUP BY sl.pupil_key, sl.programme_idx
+),
+-- Ranking every session of the year by its distance from the index date is
+-- the expensive step, so it first ranks only sessions within $7 days of it
+-- (impact.go sets the radius well beyond a window's usual span). Ranks are
+-- by distance outwards, so within the radius they equal the full ranks; a
+-- side is complete when it has $3 sessions within the radius or no
+-- sessions beyond it. Slots with an incomplete side are ranked again over
+-- the whole year (pupils with long absences, not-possible codes or
+-- holidays inside a window): the result is the same as ranking every
+-- session, which TestImpactWindowsSearchRadius checks.
+near AS (
     SELECT sl.pupil_key, sl.programme_idx, sl.participant, sl.period_idx, s.category,
            s.session_date < sl.index_date AS before,
            row_number() OVER (
@@ -100,8 +118,50 @@ ranked AS (
            ) AS rk
     FROM slots sl
     JOIN possible s ON s.pupil_key = sl.pupil_key AND s.session_date <> sl.index_date
+     AND s.session_date BETWEEN sl.index_date - CAST($7 AS INTEGER) AND sl.index_date + CAST($7 AS INTEGER)
+),
+near_windows AS (
+    SELECT n.*,
+           (n.pre_possible < $3 AND sd.before_possible > n.pre_possible)
+             OR (n.post_possible < $3 AND sd.after_possible > n.post_possible) AS incomplete,
+           sd.before_possible, sd.before_absent
+    FROM (
+        SELECT pupil_key, programme_idx, participant, period_idx,
+               count(*) FILTER (WHERE before AND rk <= $3) AS pre_possible,
+               count(*) FILTER (WHERE before AND rk <= $3 AND category IN ('P', 'AEA')) AS pre_attended,
+               count(*) FILTER (WHERE before AND rk <= $3 AND category IN ('AUTH', 'UNAUTH')) AS pre_absent,
+               count(*) FILTER (WHERE NOT before AND rk <= $3) AS post_possible,
+               count(*) FILTER (WHERE NOT before AND rk <= $3 AND category IN ('P', 'AEA')) AS post_attended
+        FROM near
+        GROUP BY pupil_key, programme_idx, participant, period_idx
+    ) n
+    JOIN sides sd USING (pupil_key, programme_idx)
+),
+-- Slots with no session at all within the radius are not in near_windows:
+-- they too are ranked over the whole year.
+far_slots AS (
+    SELECT sl.*
+    FROM slots sl
+    LEFT JOIN near_windows n USING (pupil_key, programme_idx)
+    WHERE n.pupil_key IS NULL OR n.incomplete
+),
+far AS (
+    SELECT sl.pupil_key, sl.programme_idx, sl.participant, sl.period_idx, s.category,
+           s.session_date < sl.index_date AS before,
+           row_number() OVER (
+               PARTITION BY sl.pupil_key, sl.programme_idx, s.session_date < sl.index_date
+               ORDER BY abs(2 * (s.session_date - sl.index_date) + CASE WHEN s.session = 'PM' THEN 1 ELSE 0 END)
+           ) AS rk
+    FROM far_slots sl
+    JOIN possible s ON s.pupil_key = sl.pupil_key AND s.session_date <> sl.index_date
 ),
 windows AS (
+    SELECT pupil_key, programme_idx, participant, period_idx, pre_possible, pre_attended, post_possible, post_attended,
+           before_possible - pre_possible AS base_possible,
+           before_absent - pre_absent AS base_absent
+    FROM near_windows
+    WHERE NOT incomplete
+    UNION ALL
     SELECT pupil_key, programme_idx, participant, period_idx,
            count(*) FILTER (WHERE before AND rk <= $3) AS pre_possible,
            count(*) FILTER (WHERE before AND rk <= $3 AND category IN ('P', 'AEA')) AS pre_attended,
@@ -109,7 +169,7 @@ windows AS (
            count(*) FILTER (WHERE NOT before AND rk <= $3 AND category IN ('P', 'AEA')) AS post_attended,
            count(*) FILTER (WHERE before AND rk > $3) AS base_possible,
            count(*) FILTER (WHERE before AND rk > $3 AND category IN ('AUTH', 'UNAUTH')) AS base_absent
-    FROM ranked
+    FROM far
     GROUP BY pupil_key, programme_idx, participant, period_idx
 ),
 measured AS (
