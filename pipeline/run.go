@@ -544,7 +544,8 @@ func (r *Runner) privacyRecord(epsilon float64, spent map[string]float64) publis
 		}
 		p.Impact = &publish.ImpactPrivacy{
 			Epsilon: c.ImpactEpsilon(epsilon), MaxPartitionsPerPupil: r.impactPlan().maxPartitions,
-			WindowSessions: im.WindowSessions, MinWindowSessions: im.MinWindowSessions,
+			MaxMonthsPerPupil: int64(c.Privacy.MaxProgrammesPerPupil),
+			WindowSessions:    im.WindowSessions, MinWindowSessions: im.MinWindowSessions,
 			MaxChangePP: im.MaxChangePP, BaselineBands: im.BaselineBands, MinBaselineSessions: im.MinBaselineSessions,
 			MinStratumPupils: im.MinStratumPupils, Breakdowns: im.Breakdowns, YearGroups: im.YearGroups, Period: im.Period,
 			ComparisonPools: map[string]publish.ComparisonPool{},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -378,6 +379,17 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	}
 	if m.KeyFingerprint == "" || m.Privacy.Epsilon <= 0 || len(m.Privacy.Bounds) != 3 || m.Privacy.MaxPartitionsPerPupil != 12 {
 		t.Errorf("manifest privacy section incomplete: %+v", m.Privacy)
+	}
+	// The measures' epsilons are the release's, split: they add up to it.
+	sum := 0.0
+	for _, e := range m.Privacy.EpsilonByMeasure {
+		sum += e
+	}
+	if math.Abs(sum-m.Privacy.Epsilon) > 1e-9*m.Privacy.Epsilon {
+		t.Errorf("epsilon by measure adds to %v, the release spent %v: %v", sum, m.Privacy.Epsilon, m.Privacy.EpsilonByMeasure)
+	}
+	if im := m.Privacy.Impact; im == nil || im.MaxMonthsPerPupil != int64(m.Privacy.MaxProgrammesPerPupil) || len(im.ComparisonPools) != 3 {
+		t.Errorf("manifest impact privacy section incomplete: %+v", im)
 	}
 	// The published manifest names inputs by hash only: exact row counts are
 	// not differentially private. The accounting is in the private summary.

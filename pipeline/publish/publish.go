@@ -76,17 +76,20 @@ type Privacy struct {
 // epsilon is part of the release's, split across the impact_* measures of
 // EpsilonByMeasure.
 type ImpactPrivacy struct {
-	Epsilon               float64   `json:"epsilon"`
-	MaxPartitionsPerPupil int64     `json:"max_partitions_per_pupil"`
-	WindowSessions        int       `json:"window_sessions"`
-	MinWindowSessions     int       `json:"min_window_sessions"`
-	MaxChangePP           int       `json:"max_change_pp"`
-	BaselineBands         []float64 `json:"baseline_bands_pct"`
-	MinBaselineSessions   int       `json:"min_baseline_sessions"`
-	MinStratumPupils      int       `json:"min_stratum_pupils"`
-	Breakdowns            []string  `json:"breakdowns"`
-	YearGroups            []int     `json:"year_groups,omitempty"`
-	Period                string    `json:"period"`
+	Epsilon               float64 `json:"epsilon"`
+	MaxPartitionsPerPupil int64   `json:"max_partitions_per_pupil"`
+	// MaxMonthsPerPupil bounds a pupil's counts in the histogram of index
+	// months (impact_index_months): one per kept programme.
+	MaxMonthsPerPupil   int64     `json:"max_months_per_pupil"`
+	WindowSessions      int       `json:"window_sessions"`
+	MinWindowSessions   int       `json:"min_window_sessions"`
+	MaxChangePP         int       `json:"max_change_pp"`
+	BaselineBands       []float64 `json:"baseline_bands_pct"`
+	MinBaselineSessions int       `json:"min_baseline_sessions"`
+	MinStratumPupils    int       `json:"min_stratum_pupils"`
+	Breakdowns          []string  `json:"breakdowns"`
+	YearGroups          []int     `json:"year_groups,omitempty"`
+	Period              string    `json:"period"`
 	// ComparisonPools says, per programme id, the schools and year groups
 	// its comparison group is drawn from; empty lists mean all of the trust's.
 	ComparisonPools map[string]ComparisonPool `json:"comparison_pools"`

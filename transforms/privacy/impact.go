@@ -267,14 +267,26 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 	if !ok || c.Stratum == AllStrata {
 		return fmt.Errorf("privacy: impact contribution to partition %s, which is not in the configured partitions", c.ImpactPartition)
 	}
-	key := impactSeen{c.PupilKey, c.ImpactPartition}
-	if _, dup := a.seen[key]; dup {
-		return fmt.Errorf("privacy: a pupil contributed twice to impact partition %s", c.ImpactPartition)
+	// A participant's sums go to the AllStrata partition whichever stratum
+	// it names, so a second record in another stratum is a second record
+	// there too: both keys are checked.
+	keys := []impactSeen{{c.PupilKey, c.ImpactPartition}}
+	if !c.Comparison {
+		all := c.ImpactPartition
+		all.Stratum = AllStrata
+		keys = append(keys, impactSeen{c.PupilKey, all})
+	}
+	for _, key := range keys {
+		if _, dup := a.seen[key]; dup {
+			return fmt.Errorf("privacy: a pupil contributed twice to impact partition %s", key.p)
+		}
 	}
 	if a.perPupil[c.PupilKey] >= a.opt.MaxPartitions {
 		return fmt.Errorf("privacy: a pupil contributed to more than %d impact partitions; bound contributions before aggregating", a.opt.MaxPartitions)
 	}
-	a.seen[key] = struct{}{}
+	for _, key := range keys {
+		a.seen[key] = struct{}{}
+	}
 	a.perPupil[c.PupilKey]++
 	if !c.Comparison {
 		// The count for matching goes to the stratum, the sums to the

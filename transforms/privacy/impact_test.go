@@ -138,3 +138,32 @@ func TestCounterBoundsEachPupil(t *testing.T) {
 		t.Errorf("counts = %+v", got)
 	}
 }
+
+// TestImpactAggregatorRefusesAParticipantInTwoStrata: a participant's sums
+// go to the AllStrata partition whatever stratum it names, so two records
+// of one pupil in one cell but different strata would count the pupil twice
+// there; the aggregator refuses the second even when MaxPartitions allows it.
+func TestImpactAggregatorRefusesAParticipantInTwoStrata(t *testing.T) {
+	a, err := NewImpact(impactPartitions(), ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 2, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Stratum: 0}
+	p1 := p0
+	p1.Stratum = 1
+	if err := a.Add(ImpactContribution{ImpactPartition: p0, PupilKey: 1, ChangeBP: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(ImpactContribution{ImpactPartition: p1, PupilKey: 1, ChangeBP: 3000}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("second stratum for one participant: err = %v, want a refusal", err)
+	}
+	// A comparison pupil's strata are separate partitions with their own sums.
+	c0, c1 := p0, p1
+	c0.Comparison, c1.Comparison = true, true
+	if err := a.Add(ImpactContribution{ImpactPartition: c0, PupilKey: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(ImpactContribution{ImpactPartition: c1, PupilKey: 2}); err != nil {
+		t.Fatalf("comparison pupil in two strata within MaxPartitions: %v", err)
+	}
+}
