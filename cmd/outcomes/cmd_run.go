@@ -80,7 +80,7 @@ func printImpact(w io.Writer, rows []schemas.ImpactRow) {
 		return
 	}
 	fmt.Fprintf(w, "\nImpact: change in attendance rate after the first programme session, percentage points\n")
-	fmt.Fprintf(w, "(95%% interval for sampling and noise; comparison matched on baseline absence band and FSM):\n")
+	fmt.Fprintf(w, "(95%% interval for sampling and noise; comparison from the programme's schools and year groups,\n matched on baseline absence band and FSM):\n")
 	fmt.Fprintf(w, "  %-28s %-22s %-24s %-24s %s\n", "programme", "period", "participants", "comparison", "difference")
 	show := func(v, lo, hi *float64) string {
 		if v == nil {
