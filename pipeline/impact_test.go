@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"math"
@@ -141,25 +142,33 @@ func TestImpactIntervalsCoverThePlantedEffect(t *testing.T) {
 // a mechanism that adds no noise, through the same queries and estimator.
 func impactWithoutNoise(t *testing.T, r *Runner) map[string]schemas.ImpactRow {
 	t.Helper()
+	conn := warehouseConn(t, r)
+	rows, err := r.runImpact(context.Background(), conn, r.Config.ReleaseEpsilon(config.KindProvisional), 12345, privacytest.NoNoise())
+	if err != nil {
+		t.Fatalf("impact without noise: %v", err)
+	}
+	return totals(rows)
+}
+
+// warehouseConn opens the run's warehouse for the test, with the
+// configuration's partitions defined as a run defines them.
+func warehouseConn(t *testing.T, r *Runner) *sql.Conn {
+	t.Helper()
 	ctx := context.Background()
 	w, err := OpenWarehouse(ctx, r.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 	conn, err := w.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := r.runImpact(ctx, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 12345, privacytest.NoNoise())
-	if err != nil {
-		t.Fatalf("impact without noise: %v", err)
-	}
-	return totals(rows)
+	return conn
 }
 
 // TestImpactPeriodsAndBreakdowns runs the pipeline without noise and checks
@@ -304,19 +313,7 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	w, err := OpenWarehouse(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	conn, err := w.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
-		t.Fatal(err)
-	}
+	conn := warehouseConn(t, r)
 	plan := r.impactPlan()
 	if err := defineImpactTables(ctx, conn, plan, cfg.Programmes); err != nil {
 		t.Fatal(err)

@@ -114,7 +114,7 @@ near AS (
            s.session_date < sl.index_date AS before,
            row_number() OVER (
                PARTITION BY sl.pupil_key, sl.programme_idx, s.session_date < sl.index_date
-               ORDER BY abs(2 * (s.session_date - sl.index_date) + CASE WHEN s.session = 'PM' THEN 1 ELSE 0 END)
+               ORDER BY session_distance(s.session_date, s.session, sl.index_date)
            ) AS rk
     FROM slots sl
     JOIN possible s ON s.pupil_key = sl.pupil_key AND s.session_date <> sl.index_date
@@ -150,7 +150,7 @@ far AS (
            s.session_date < sl.index_date AS before,
            row_number() OVER (
                PARTITION BY sl.pupil_key, sl.programme_idx, s.session_date < sl.index_date
-               ORDER BY abs(2 * (s.session_date - sl.index_date) + CASE WHEN s.session = 'PM' THEN 1 ELSE 0 END)
+               ORDER BY session_distance(s.session_date, s.session, sl.index_date)
            ) AS rk
     FROM far_slots sl
     JOIN possible s ON s.pupil_key = sl.pupil_key AND s.session_date <> sl.index_date
