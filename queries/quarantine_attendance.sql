@@ -5,7 +5,7 @@
 -- name or a number, so an unexpected value is never copied. Identifier
 -- columns are never selected. Malformed rows
 -- (wrong number of fields) come from the CSV reader's rejects.
-SELECT q.file, q.line,
+SELECT f.file, q.line,
        coalesce(nullif(split_part(q.failed, ':', 2), ''), r.column_name) AS "column",
        split_part(q.failed, ':', 1) AS reason,
        r.message,
@@ -13,6 +13,7 @@ SELECT q.file, q.line,
        shown(session_date::VARCHAR, EXISTS (SELECT 1 FROM cfg_terms t WHERE session_date BETWEEN t.start_date AND t.end_date)) AS session_date,
        shown(session, session IN ('AM', 'PM')) AS session, shown(mark, mark IN (SELECT code FROM cfg_codes)) AS mark
 FROM checked_attendance q
+JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)
 WHERE q.outcome = 'quarantined'
 UNION ALL

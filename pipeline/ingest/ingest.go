@@ -288,6 +288,9 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	for _, q := range []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
+		// The name of each file read this run, for quarantine files and the
+		// best-mark rule's order, so the checked rows need not carry it.
+		"CREATE OR REPLACE TEMP TABLE staged_files (source VARCHAR, file_id INTEGER, file VARCHAR)",
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, err
@@ -365,6 +368,9 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			rosterSHA256: rosterSHA, stat: st, Format: formatKey(f.Format)}
 		formats[id] = f.Format.DateFormat
 		progress.start("read " + string(f.Source) + " " + filepath.Base(f.Path))
+		if _, err := conn.ExecContext(ctx, "INSERT INTO staged_files VALUES (?, ?, ?)", string(f.Source), id, fileNameOf(f)); err != nil {
+			return nil, err
+		}
 		if err := stage(ctx, conn, f, id, opt); err != nil {
 			return nil, err
 		}
@@ -393,7 +399,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	if err := defineDateParsing(ctx, conn, formats); err != nil {
 		return nil, err
 	}
-	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
+	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"} {
 		progress.start(q)
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, plainDuckDBError(err))
@@ -468,7 +474,7 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
 	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens", "demo_tokens",
-		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files"} {
+		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files", "staged_files"} {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
 }
