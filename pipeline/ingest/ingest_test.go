@@ -344,3 +344,45 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 		t.Errorf("sessions: %d with marks %q, want 6: I/C//L", sessions, marks)
 	}
 }
+
+// TestDropStagingLeavesNoRawRows: after a load of files read directly (a
+// regular file) and copied (one with a rejected row and a quoted line break),
+// DropStaging leaves only the public lists on the connection.
+func TestDropStagingLeavesNoRawRows(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	a := schemas.MakeUPN(373, 1)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+	regular := write(t, dir, "regular.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n")
+	irregular := write(t, dir, "irregular.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-03,AM,\"/\nX\"\n900001,"+a+",2024-09-03\n900001,"+a+",2024-09-04,AM,/\n")
+	res, err := Load(ctx, conn, []File{{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceAttendance, Path: regular}, {Source: schemas.SourceAttendance, Path: irregular}}, tok, filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM raw_attendance").Scan(&rows); err != nil || rows != 3 {
+		t.Errorf("raw_attendance holds %d rows (%v), want 3: one from regular.csv, two read from irregular.csv", rows, err)
+	}
+	if got := res.Stats[1].RowsLoaded + res.Stats[2].RowsLoaded; got != 2 {
+		t.Errorf("loaded %d marks, want 2", got)
+	}
+	var staged int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')").Scan(&staged); err != nil || staged != 2 {
+		t.Errorf("%d staged tables (%v), want 2: roster.csv's and regular.csv's, read in place", staged, err)
+	}
+	DropStaging(conn)
+	left, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE temporary AND NOT starts_with(table_name, 'cfg_')
+		UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer left.Close()
+	for left.Next() {
+		var name string
+		if err := left.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("DropStaging left %s", name)
+	}
+}
