@@ -211,9 +211,20 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	}
 	// Every date of every term, so millions of marks find their term by an
 	// equality (hash) join instead of a range join. Terms never overlap.
+	// day_in_term counts from 0 at the term's start; term_slots() is one more
+	// than the largest half-day number in a term (day_in_term x 2 + 1 for PM),
+	// the range of resolve_attendance.sql's bitstrings.
 	if err := insert(`CREATE OR REPLACE TEMP TABLE cfg_dates AS
-		SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions
+		SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
+		       CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
 		FROM cfg_terms t, generate_series(t.start_date::TIMESTAMP, t.end_date::TIMESTAMP, INTERVAL 1 DAY) g(d)`); err != nil {
+		return err
+	}
+	var slots int64
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(day_in_term), 0) * 2 + 2 FROM cfg_dates").Scan(&slots); err != nil {
+		return err
+	}
+	if err := insert(fmt.Sprintf("CREATE OR REPLACE TEMP MACRO term_slots() AS %d", slots)); err != nil {
 		return err
 	}
 	rank := map[schemas.Category]int{schemas.Present: 1, schemas.ApprovedActivity: 2, schemas.Authorised: 3,

@@ -319,6 +319,8 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 		fmt.Sprintf("900001,%s,2024-09-05,AM,/", a), // 4: loaded
 		fmt.Sprintf("900001,%s,2024-09-06,PM,L", a), // 5: loaded
 		fmt.Sprintf("900001,%s,2024-09-06,PM,/", a), // 6: conflicting_mark: / and L rank the same, L comes first
+		fmt.Sprintf("900001,%s,2024-12-31,PM,/", b), // 7: loaded: the term's last half-day
+		fmt.Sprintf("900001,%s,2024-12-31,PM,/", b), // 8: duplicate
 	}, "\n")+"\n")
 	if err := os.RemoveAll(filepath.Join(dir, "q")); err != nil {
 		t.Fatal(err)
@@ -328,7 +330,7 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer DropStaging(conn)
-	check(res, map[string]outcome{"c_third.csv": {2, 1, 2}}, map[string]string{
+	check(res, map[string]outcome{"c_third.csv": {3, 2, 2}}, map[string]string{
 		"c_third.csv:3": "conflicting_mark@mark 900001,2024-09-03,AM,I",
 		"c_third.csv:6": "conflicting_mark@mark 900001,2024-09-06,PM,/",
 	})
@@ -340,8 +342,8 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, `SELECT count(*), string_agg(mark::VARCHAR, '' ORDER BY session_date, session) FROM sessions`).Scan(&sessions, &marks); err != nil {
 		t.Fatal(err)
 	}
-	if sessions != 6 || marks != "I/C//L" {
-		t.Errorf("sessions: %d with marks %q, want 6: I/C//L", sessions, marks)
+	if sessions != 7 || marks != "I/C//L/" {
+		t.Errorf("sessions: %d with marks %q, want 7: I/C//L/", sessions, marks)
 	}
 }
 
