@@ -41,19 +41,22 @@ dates AS (
     ) d
     LEFT JOIN cfg_dates t USING (session_date)
 ),
+-- session and mark as text, as written (trimmed), and as the warehouse's
+-- enums, NULL unless valid.
 sessions_text AS (
-    SELECT raw, nullif(upper(trim(raw)), '') AS session
-    FROM (SELECT DISTINCT session AS raw FROM raw_attendance)
+    SELECT raw, session, CASE WHEN session IN ('AM', 'PM') THEN session::session_half END AS half
+    FROM (SELECT raw, nullif(upper(trim(raw)), '') AS session FROM (SELECT DISTINCT session AS raw FROM raw_attendance))
 ),
 marks AS (
-    SELECT d.raw, nullif(trim(d.raw), '') AS mark, k.category, k.best_mark_rank
+    SELECT d.raw, nullif(trim(d.raw), '') AS mark, k.code::attendance_mark AS code,
+           k.category::attendance_category AS category, k.best_mark_rank
     FROM (SELECT DISTINCT mark AS raw FROM raw_attendance) d
     LEFT JOIN cfg_codes k ON k.code = nullif(trim(d.raw), '')
 ),
 -- A raw value that is NULL joins nothing, so every looked-up column is NULL:
 -- the same as an empty field.
 reasoned AS (
-    SELECT r.file_id, r.line, s.school_urn, d.session_date, se.session, m.mark, m.category, m.best_mark_rank, u.pupil_key,
+    SELECT r.file_id, r.line, s.school_urn, d.session_date, se.session, se.half, m.mark, m.code, m.category, m.best_mark_rank, u.pupil_key,
            CASE
                WHEN s.school_urn IS NULL THEN 'missing_value:school_urn'
                WHEN r.upn IS NULL OR u.missing THEN 'missing_value:upn'
@@ -75,11 +78,19 @@ reasoned AS (
     LEFT JOIN sessions_text se ON se.raw = r.session
     LEFT JOIN marks m ON m.raw = r.mark
 )
+-- session, mark and category are typed as the sessions table has them, so
+-- loading needs no cast. A quarantine file shows session and mark as written
+-- (quarantine_attendance.sql); session_text and mark_text keep that text for
+-- rows that failed a check, the only ones where it can differ.
 SELECT file_id, line,
        CASE WHEN failed IS NULL THEN 'loaded' ELSE 'quarantined' END AS outcome,
        failed,
        CASE WHEN failed IS NULL THEN pupil_key END AS pupil_key,
-       school_urn, session_date, session, mark,
+       school_urn, session_date,
+       half AS session,
+       code AS mark,
        CASE WHEN failed IS NULL THEN category END AS category,
-       best_mark_rank
+       best_mark_rank,
+       CASE WHEN failed IS NOT NULL THEN session END AS session_text,
+       CASE WHEN failed IS NOT NULL THEN mark END AS mark_text
 FROM reasoned;
