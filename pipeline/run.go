@@ -231,9 +231,11 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		outcome = "refused"
 		return res, err
 	}
+	committing := time.Now()
 	if err := ingest.Commit(ctx, conn, loaded, runID); err != nil {
 		return nil, err
 	}
+	log.Debug("ingest step", LogStage, "commit", LogElapsed, time.Since(committing).Round(time.Millisecond))
 	ingest.DropStaging(conn)
 	log.Info("warehouse loaded", LogStage, "load", LogElapsed, time.Since(stage).Round(time.Millisecond))
 

@@ -5,14 +5,21 @@
 -- name or a number, so an unexpected value is never copied. Identifier
 -- columns are never selected. Malformed rows
 -- (wrong number of fields) come from the CSV reader's rejects.
-SELECT q.file, q.line,
+SELECT f.file, q.line,
        coalesce(nullif(split_part(q.failed, ':', 2), ''), r.column_name) AS "column",
        split_part(q.failed, ':', 1) AS reason,
        r.message,
        shown(school_urn, regexp_full_match(school_urn, '[0-9]{6}')) AS school_urn,
        shown(session_date::VARCHAR, EXISTS (SELECT 1 FROM cfg_terms t WHERE session_date BETWEEN t.start_date AND t.end_date)) AS session_date,
-       shown(session, session IN ('AM', 'PM')) AS session, shown(mark, mark IN (SELECT code FROM cfg_codes)) AS mark
-FROM checked_attendance q
+       shown(written_session, written_session IN ('AM', 'PM')) AS session,
+       shown(written_mark, written_mark IN (SELECT code FROM cfg_codes)) AS mark
+FROM (
+    -- Session and mark as written (trimmed) for a row that failed a check; a
+    -- conflicting mark passed them, so its typed values are what was written.
+    SELECT *, coalesce(session_text, session::VARCHAR) AS written_session, coalesce(mark_text, mark::VARCHAR) AS written_mark
+    FROM checked_attendance
+) q
+JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)
 WHERE q.outcome = 'quarantined'
 UNION ALL

@@ -36,6 +36,7 @@ var pipelineSteps = []step{
 	{name: "validate_roster"},
 	{name: "stage_pupils"},
 	{name: "validate_attendance"},
+	{name: "resolve_attendance"},
 	{name: "validate_participation"},
 	{name: "quarantine_roster", selects: true},
 	{name: "quarantine_attendance", selects: true},
@@ -101,6 +102,7 @@ func setupStaging(ctx context.Context, t *testing.T, conn *sql.Conn) {
 	stmts := []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE staged_files (source VARCHAR, file_id INTEGER, file VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE upn_tokens (raw VARCHAR, status VARCHAR, token VARCHAR, link_token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR, link_token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE demo_tokens (raw VARCHAR, tok_names_dob_postcode VARCHAR, tok_initial_dob_district VARCHAR, " +

@@ -75,8 +75,8 @@ func TestProgressReportsEveryStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != 8 || last != total {
-		t.Errorf("progress ended at %d of %d, want 8 of 8 (two files, tokenise, four queries, count)", last, total)
+	if total != 9 || last != total {
+		t.Errorf("progress ended at %d of %d, want 9 of 9 (two files, tokenise, five queries, count)", last, total)
 	}
 	if !strings.Contains(strings.Join(steps, "|"), "read attendance attendance.csv") {
 		t.Errorf("steps %v", steps)

@@ -211,9 +211,20 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	}
 	// Every date of every term, so millions of marks find their term by an
 	// equality (hash) join instead of a range join. Terms never overlap.
+	// day_in_term counts from 0 at the term's start; term_slots() is one more
+	// than the largest half-day number in a term (day_in_term x 2 + 1 for PM),
+	// the range of resolve_attendance.sql's bitstrings.
 	if err := insert(`CREATE OR REPLACE TEMP TABLE cfg_dates AS
-		SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions
+		SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
+		       CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
 		FROM cfg_terms t, generate_series(t.start_date::TIMESTAMP, t.end_date::TIMESTAMP, INTERVAL 1 DAY) g(d)`); err != nil {
+		return err
+	}
+	var slots int64
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(day_in_term), 0) * 2 + 2 FROM cfg_dates").Scan(&slots); err != nil {
+		return err
+	}
+	if err := insert(fmt.Sprintf("CREATE OR REPLACE TEMP MACRO term_slots() AS %d", slots)); err != nil {
 		return err
 	}
 	rank := map[schemas.Category]int{schemas.Present: 1, schemas.ApprovedActivity: 2, schemas.Authorised: 3,
@@ -288,6 +299,9 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	for _, q := range []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE replaced_files (file_id INTEGER)",
+		// The name of each file read this run, for quarantine files and the
+		// best-mark rule's order, so the checked rows need not carry it.
+		"CREATE OR REPLACE TEMP TABLE staged_files (source VARCHAR, file_id INTEGER, file VARCHAR)",
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, err
@@ -314,6 +328,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		}
 	}
 	configured := map[string]bool{}
+	parts := map[schemas.Source][]string{}
 	replace := func(id int) error {
 		_, err := conn.ExecContext(ctx, "INSERT INTO replaced_files VALUES (?)", id)
 		return err
@@ -365,8 +380,18 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			rosterSHA256: rosterSHA, stat: st, Format: formatKey(f.Format)}
 		formats[id] = f.Format.DateFormat
 		progress.start("read " + string(f.Source) + " " + filepath.Base(f.Path))
-		if err := stage(ctx, conn, f, id, opt); err != nil {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO staged_files VALUES (?, ?, ?)", string(f.Source), id, fileNameOf(f)); err != nil {
 			return nil, err
+		}
+		part, err := stage(ctx, conn, f, id, opt)
+		if err != nil {
+			return nil, err
+		}
+		if part != "" {
+			parts[f.Source] = append(parts[f.Source], part)
+			if err := defineRaw(ctx, conn, f.Source, parts[f.Source]); err != nil {
+				return nil, err
+			}
 		}
 		if f.Source == schemas.SourceParticipation {
 			if err := checkTokenKey(ctx, conn, f.Path, id, tok.Linkage().Fingerprint()); err != nil {
@@ -393,7 +418,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	if err := defineDateParsing(ctx, conn, formats); err != nil {
 		return nil, err
 	}
-	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "validate_participation"} {
+	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"} {
 		progress.start(q)
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, plainDuckDBError(err))
@@ -467,13 +492,43 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 // ever sit; call it once Commit has run (or the run has failed).
 func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
-	for _, t := range []string{"raw_roster", "raw_attendance", "raw_participation", "upn_tokens", "nhs_tokens", "demo_tokens",
-		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files"} {
+	var staged []string
+	if rows, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables()
+		WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')`); err == nil {
+		for rows.Next() {
+			var t string
+			if rows.Scan(&t) == nil {
+				staged = append(staged, t)
+			}
+		}
+		rows.Close()
+	}
+	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
+		_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+rawTable(src))
+		staged = append(staged, rawRows(src))
+	}
+	for _, t := range append(staged, "upn_tokens", "nhs_tokens", "demo_tokens",
+		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files", "staged_files") {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
 }
 
+// rawTable is the view of every row read from a source's files this run, with
+// file, file_id and line (rawColumns): it unites the staged tables of files
+// read directly and the rawRows table of files whose rows were copied.
 func rawTable(src schemas.Source) string { return "raw_" + string(src) }
+
+// rawRows is the temp table of a source's rows copied by insertStaged.
+func rawRows(src schemas.Source) string { return "raw_" + string(src) + "_rows" }
+
+// rawColumns are the columns of rawTable and rawRows, in order.
+func rawColumns(src schemas.Source) []string {
+	cols := []string{"file", "file_id", "line"}
+	for _, c := range stagedColumns(src) {
+		cols = append(cols, c.Name)
+	}
+	return cols
+}
 
 // stagedColumns are the columns read from a file. Names, dates of birth and
 // postcodes are read only from the roster and participation files, into temp
@@ -483,13 +538,31 @@ func stagedColumns(src schemas.Source) []schemas.InputColumn {
 	return src.Columns()
 }
 
+// createRaw creates a source's empty rawRows table and its rawTable view.
 func createRaw(ctx context.Context, conn *sql.Conn, src schemas.Source) error {
 	cols := []string{"file VARCHAR", "file_id INTEGER", "line BIGINT"}
 	for _, c := range stagedColumns(src) {
 		cols = append(cols, c.Name+" VARCHAR")
 	}
-	_, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", rawTable(src), strings.Join(cols, ", ")))
-	return err
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", rawRows(src), strings.Join(cols, ", "))); err != nil {
+		return err
+	}
+	return defineRaw(ctx, conn, src, nil)
+}
+
+// defineRaw (re)defines a source's rawTable view: its rawRows table and the
+// given SELECTs of staged files (stagedRows), each read where it lies rather
+// than copied. A file of millions of marks is then written once, by read_csv.
+func defineRaw(ctx context.Context, conn *sql.Conn, src schemas.Source, parts []string) error {
+	cols := strings.Join(rawColumns(src), ", ")
+	q := fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", rawTable(src), cols, rawRows(src))
+	for _, p := range parts {
+		q += fmt.Sprintf(" UNION ALL SELECT %s FROM (%s)", cols, p)
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("define %s: %w", rawTable(src), err)
+	}
+	return nil
 }
 
 // normaliseHeader lower-cases a header and turns runs of anything but letters
@@ -551,13 +624,27 @@ func header(path string) ([]string, error) {
 	return rec, nil
 }
 
-// stage reads one file into its source's raw table with each row's line
-// number, and records malformed rows. The file's format (config.Format) says
-// which headers feed which contract columns, its layout, dates and encoding.
-func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) error {
+// stage reads one file into a temp table and records malformed rows. It
+// returns a SELECT of the file's rows with their line numbers, to become part
+// of the source's raw view (rawView), when the staged table can be read as it
+// is: the usual case, a file whose line numbers follow from row positions.
+// Otherwise (rejected rows, blank lines or line breaks inside quotes) it
+// copies the rows with their computed lines into the source's raw table and
+// returns "". The file's format (config.Format) says which headers feed which
+// contract columns, its layout, dates and encoding.
+func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (string, error) {
+	part, err := stageFile(ctx, conn, f, fileID, opt)
+	if err != nil || part == "" {
+		// Nothing refers to the staged table.
+		_, _ = conn.ExecContext(context.Background(), fmt.Sprintf("DROP TABLE IF EXISTS temp.staged_%d", fileID))
+	}
+	return part, err
+}
+
+func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (string, error) {
 	index := fileID
 	if _, err := os.Stat(f.Path); err != nil {
-		return fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
+		return "", fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 	}
 	rejects, scans := fmt.Sprintf("rejects_%d", index), fmt.Sprintf("reject_scans_%d", index)
 	var (
@@ -569,7 +656,7 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	if isParquet(f.Path) {
 		cols, err := parquetColumns(ctx, conn, f.Path)
 		if err != nil {
-			return fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
+			return "", fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
 		}
 		for _, c := range cols {
 			found = append(found, c.name)
@@ -579,19 +666,19 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 	} else {
 		file, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
 		if err != nil {
-			return err
+			return "", err
 		}
 		defer cleanup()
 		csvIn = file
 		if found, err = header(file.path); err != nil {
-			return fmt.Errorf("read header of %s: %w", f.Path, err)
+			return "", fmt.Errorf("read header of %s: %w", f.Path, err)
 		}
 		from = csvSource(file.path, len(found), rejects, scans)
 		exprOf = func(i int) string { return fmt.Sprintf("c%d", i) }
 	}
 	actual, err := resolveColumns(f, found)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if um := unmatchedMapping(f, found); len(um) > 0 {
 		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
@@ -612,24 +699,23 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 		if strings.Contains(err.Error(), "Invalid Input Error") {
 			// DuckDB could not parse the file at all; its own advice (strict
 			// mode, sniffing) is not something a data lead can act on.
-			return fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
+			return "", fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
 		}
-		return fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
+		return "", fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
 	}
-	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+staging)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+rejects)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+scans)
 
 	name := filepath.Base(f.Path)
 	if csvIn == nil {
 		// A Parquet row's number is its position in the file, from 1.
-		return insertStaged(ctx, conn, f, fileID, cols, "rowid + 1", staging)
+		return stagedRows(f, fileID, cols, "rowid + 1", staging), nil
 	}
 	lines := fmt.Sprintf("lines_%d", index)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+lines)
-	numbered, err := numberRecords(ctx, conn, f, csvIn, staging, rejects, lines, opt)
+	numbered, direct, err := numberRecords(ctx, conn, f, csvIn, staging, rejects, lines, opt)
 	if err != nil {
-		return err
+		return "", err
 	}
 	// A rejected record's line is where it starts in the file. In a wide file
 	// each line carries two marks, and rows count marks: a line that cannot be
@@ -655,9 +741,12 @@ func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options)
 		FROM (SELECT line, any_value(column_name) AS column_name, any_value(error_type) AS error_type FROM %s GROUP BY line) r
 		ASOF JOIN %s b ON r.line >= b.d_line, range(%s)`, rejects, lines, copies),
 		string(f.Source), name, fileID); err != nil {
-		return fmt.Errorf("read rejects of %s: %w", f.Path, err)
+		return "", fmt.Errorf("read rejects of %s: %w", f.Path, err)
 	}
-	return insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
+	if direct {
+		return stagedRows(f, fileID, cols, "line", numbered), nil
+	}
+	return "", insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
 }
 
 // ErrTokenKey means a tokenised participation file was made with another key

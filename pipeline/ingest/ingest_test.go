@@ -242,3 +242,149 @@ func TestPlainDuckDBErrorDropsInput(t *testing.T) {
 		t.Fatalf("message lost DuckDB's explanation: %q", msg)
 	}
 }
+
+// TestRepeatedSessionsAcrossFilesAndRuns: when two files of one run mark the
+// same pupil and session, the best mark wins, then the file whose name sorts
+// first; a later run's marks are checked against the sessions already loaded
+// from files it does not replace, and repeats within one file still collapse.
+func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	a, b := schemas.MakeUPN(373, 1), schemas.MakeUPN(373, 2)
+	roster := write(t, dir, "roster.csv", fmt.Sprintf("school_urn,upn,year_group\n900001,%s,3\n900001,%s,4\n", a, b))
+	header := "school_urn,upn,session_date,session,mark\n"
+	first := write(t, dir, "a_first.csv", header+strings.Join([]string{
+		fmt.Sprintf("900001,%s,2024-09-02,AM,O", a), // 2: loses to b_second line 2 (I is authorised, O unauthorised)
+		fmt.Sprintf("900001,%s,2024-09-02,PM,/", a), // 3: kept: same mark and rank as b_second line 3, earlier file
+		fmt.Sprintf("900001,%s,2024-09-03,AM,C", b), // 4: kept over b_second line 4 (both authorised)
+		fmt.Sprintf("900001,%s,2024-09-04,AM,/", b), // 5: kept
+	}, "\n")+"\n")
+	second := write(t, dir, "b_second.csv", header+strings.Join([]string{
+		fmt.Sprintf("900001,%s,2024-09-02,AM,I", a), // 2: kept
+		fmt.Sprintf("900001,%s,2024-09-02,PM,/", a), // 3: duplicate
+		fmt.Sprintf("900001,%s,2024-09-03,AM,M", b), // 4: conflicting_mark
+		fmt.Sprintf("900001,%s,2024-09-04,AM,/", b), // 5: duplicate
+		fmt.Sprintf("900001,%s,2024-09-04,AM,/", b), // 6: duplicate: a third mark
+	}, "\n")+"\n")
+	files := []File{{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceAttendance, Path: first}, {Source: schemas.SourceAttendance, Path: second}}
+
+	type outcome struct{ loaded, duplicate, quarantined int64 }
+	check := func(res *Result, want map[string]outcome, wantQuarantine map[string]string) {
+		t.Helper()
+		for _, s := range res.Stats {
+			w, ok := want[filepath.Base(s.Path)]
+			if !ok || !s.Ingested {
+				continue
+			}
+			if got := (outcome{s.RowsLoaded, s.RowsDuplicate, s.RowsQuarantined}); got != w {
+				t.Errorf("%s: loaded, duplicate, quarantined = %v, want %v", filepath.Base(s.Path), got, w)
+			}
+		}
+		f, err := os.Open(filepath.Join(dir, "q", "attendance.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		recs, err := csv.NewReader(f).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range recs[1:] {
+			got[r[0]+":"+r[1]] = r[3] + "@" + r[2] + " " + strings.Join(r[5:], ",")
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantQuarantine) {
+			t.Errorf("quarantine %v, want %v", got, wantQuarantine)
+		}
+	}
+
+	res, err := Load(ctx, conn, files, tok, filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(res, map[string]outcome{"a_first.csv": {3, 0, 1}, "b_second.csv": {1, 3, 1}}, map[string]string{
+		"a_first.csv:2":  "conflicting_mark@mark 900001,2024-09-02,AM,O",
+		"b_second.csv:4": "conflicting_mark@mark 900001,2024-09-03,AM,M",
+	})
+	if err := Commit(ctx, conn, res, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	DropStaging(conn)
+
+	// The next night: a third file repeats sessions already loaded.
+	third := write(t, dir, "c_third.csv", header+strings.Join([]string{
+		fmt.Sprintf("900001,%s,2024-09-02,AM,I", a), // 2: duplicate of the loaded mark
+		fmt.Sprintf("900001,%s,2024-09-03,AM,I", b), // 3: conflicting_mark: C stands, although I ranks the same
+		fmt.Sprintf("900001,%s,2024-09-05,AM,/", a), // 4: loaded
+		fmt.Sprintf("900001,%s,2024-09-06,PM,L", a), // 5: loaded
+		fmt.Sprintf("900001,%s,2024-09-06,PM,/", a), // 6: conflicting_mark: / and L rank the same, L comes first
+		fmt.Sprintf("900001,%s,2024-12-31,PM,/", b), // 7: loaded: the term's last half-day
+		fmt.Sprintf("900001,%s,2024-12-31,PM,/", b), // 8: duplicate
+	}, "\n")+"\n")
+	if err := os.RemoveAll(filepath.Join(dir, "q")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = Load(ctx, conn, append(files, File{Source: schemas.SourceAttendance, Path: third}), tok, filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	check(res, map[string]outcome{"c_third.csv": {3, 2, 2}}, map[string]string{
+		"c_third.csv:3": "conflicting_mark@mark 900001,2024-09-03,AM,I",
+		"c_third.csv:6": "conflicting_mark@mark 900001,2024-09-06,PM,/",
+	})
+	if err := Commit(ctx, conn, res, "run-2"); err != nil {
+		t.Fatal(err)
+	}
+	var sessions int64
+	var marks string
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), string_agg(mark::VARCHAR, '' ORDER BY session_date, session) FROM sessions`).Scan(&sessions, &marks); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != 7 || marks != "I/C//L/" {
+		t.Errorf("sessions: %d with marks %q, want 7: I/C//L/", sessions, marks)
+	}
+}
+
+// TestDropStagingLeavesNoRawRows: after a load of files read directly (a
+// regular file) and copied (one with a rejected row and a quoted line break),
+// DropStaging leaves only the public lists on the connection.
+func TestDropStagingLeavesNoRawRows(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	a := schemas.MakeUPN(373, 1)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+	regular := write(t, dir, "regular.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n")
+	irregular := write(t, dir, "irregular.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-03,AM,\"/\nX\"\n900001,"+a+",2024-09-03\n900001,"+a+",2024-09-04,AM,/\n")
+	res, err := Load(ctx, conn, []File{{Source: schemas.SourceRoster, Path: roster},
+		{Source: schemas.SourceAttendance, Path: regular}, {Source: schemas.SourceAttendance, Path: irregular}}, tok, filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM raw_attendance").Scan(&rows); err != nil || rows != 3 {
+		t.Errorf("raw_attendance holds %d rows (%v), want 3: one from regular.csv, two read from irregular.csv", rows, err)
+	}
+	if got := res.Stats[1].RowsLoaded + res.Stats[2].RowsLoaded; got != 2 {
+		t.Errorf("loaded %d marks, want 2", got)
+	}
+	var staged int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')").Scan(&staged); err != nil || staged != 2 {
+		t.Errorf("%d staged tables (%v), want 2: roster.csv's and regular.csv's, read in place", staged, err)
+	}
+	DropStaging(conn)
+	left, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE temporary AND NOT starts_with(table_name, 'cfg_')
+		UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer left.Close()
+	for left.Next() {
+		var name string
+		if err := left.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("DropStaging left %s", name)
+	}
+}

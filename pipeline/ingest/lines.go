@@ -412,10 +412,12 @@ func firstInvalid(b []byte) int {
 // staged rowid k (from 0) is kept record k+1, shifted past the rejected
 // records before it: a record number j; the breakpoints then give its line.
 // (A window numbering the rows would force the read onto one thread.)
-func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, staging, rejects, lines string, opt Options) (string, error) {
+// direct reports a relation cheap enough to read many times (lines follow
+// from row positions alone), rather than one to copy once.
+func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, staging, rejects, lines string, opt Options) (relation string, direct bool, err error) {
 	var staged, rejected int64
 	if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(DISTINCT line) FROM %s)", staging, rejects)).Scan(&staged, &rejected); err != nil {
-		return "", fmt.Errorf("count records of %s: %w", f.Path, err)
+		return "", false, fmt.Errorf("count records of %s: %w", f.Path, err)
 	}
 	// A header and one line per record: nothing moves the numbering (a blank
 	// line or a line break inside quotes would add a line).
@@ -423,7 +425,7 @@ func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, s
 	if file.quick.lines() != staged+rejected+1 {
 		scan, err := file.scan()
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", f.Path, err)
+			return "", false, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		breaks = scan.breaks
 		if staged+rejected != scan.records {
@@ -435,7 +437,7 @@ func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, s
 		}
 	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (j BIGINT, d_line BIGINT, d_off BIGINT, p_off BIGINT)", lines)); err != nil {
-		return "", err
+		return "", false, err
 	}
 	for start := 0; start < len(breaks); start += 500 {
 		var vals []string
@@ -443,7 +445,7 @@ func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, s
 			vals = append(vals, fmt.Sprintf("(%d, %d, %d, %d)", b.j, b.j+1+b.dOff, b.dOff, b.pOff))
 		}
 		if _, err := conn.ExecContext(ctx, "INSERT INTO "+lines+" VALUES "+strings.Join(vals, ", ")); err != nil {
-			return "", fmt.Errorf("record line breaks of %s: %w", f.Path, err)
+			return "", false, fmt.Errorf("record line breaks of %s: %w", f.Path, err)
 		}
 	}
 	// j: the record number of each kept row.
@@ -458,8 +460,8 @@ func numberRecords(ctx context.Context, conn *sql.Conn, f File, file *csvFile, s
 	}
 	regular := len(breaks) == 1 && breaks[0].dOff == 0 && breaks[0].pOff == 0
 	if regular {
-		return fmt.Sprintf("(%sSELECT s.*, %s + 1 AS line FROM %s s)", with, j, staging), nil
+		return fmt.Sprintf("(%sSELECT s.*, %s + 1 AS line FROM %s s)", with, j, staging), rejected == 0, nil
 	}
 	return fmt.Sprintf("(%sSELECT n.*, n.j + 1 + b.p_off AS line FROM (SELECT s.*, %s AS j FROM %s s) n ASOF JOIN %s b ON n.j >= b.j)",
-		with, j, staging, lines), nil
+		with, j, staging, lines), false, nil
 }

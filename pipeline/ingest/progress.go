@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// progress reports a load's steps: reading each file, tokenising, the four
+// progress reports a load's steps: reading each file, tokenising, the five
 // validation queries, counting. DuckDB cannot report how far it is through
 // one read back to Go, so progress moves per step, not per row; during a long
 // step, the log says every progressEvery which step is still running.
@@ -24,7 +24,7 @@ type progress struct {
 var progressEvery = 15 * time.Second
 
 func newProgress(opt Options, files int) *progress {
-	return &progress{opt: opt, total: files + 6}
+	return &progress{opt: opt, total: files + 7}
 }
 
 // start says a step has begun.

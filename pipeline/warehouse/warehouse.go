@@ -81,8 +81,44 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 	return w, nil
 }
 
-// SchemaVersion is the warehouse layout this code reads and writes.
-const SchemaVersion = 8
+// SchemaVersion is the warehouse layout this code reads and writes. Version 9
+// stores a session's half-day, mark and category as enums (version 8 had
+// strings); checkVersion migrates a version 8 warehouse in place.
+const SchemaVersion = 9
+
+// migrations bring a warehouse from the version it is keyed by to the next,
+// each in one transaction with the new version's stamp.
+var migrations = map[int][]string{
+	8: {
+		"ALTER TABLE sessions ALTER COLUMN session SET DATA TYPE session_half",
+		"ALTER TABLE sessions ALTER COLUMN mark SET DATA TYPE attendance_mark",
+		"ALTER TABLE sessions ALTER COLUMN category SET DATA TYPE attendance_category",
+	},
+}
+
+// migrate applies migrations from version v up to SchemaVersion.
+func migrate(ctx context.Context, db *sql.DB, v int) (int, error) {
+	for ; v < SchemaVersion; v++ {
+		steps, ok := migrations[v]
+		if !ok {
+			return v, nil
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return v, err
+		}
+		for _, q := range append(steps, fmt.Sprintf("INSERT INTO schema_version VALUES (%d)", v+1)) {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				tx.Rollback()
+				return v, fmt.Errorf("migrate layout version %d to %d: %s: %w", v, v+1, q, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return v, fmt.Errorf("migrate layout version %d to %d: %w", v, v+1, err)
+		}
+	}
+	return v, nil
+}
 
 // checkVersion stamps a new warehouse with SchemaVersion and refuses one made
 // by other code: the warehouse holds the privacy ledger, so it is never
@@ -107,6 +143,9 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 	}
 	if v < 6 { // before version 6 the privacy ledger was a table in this file
 		return fmt.Errorf("its layout is version %d, from a development version that kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope", v)
+	}
+	if v, err = migrate(ctx, db, v); err != nil {
+		return err
 	}
 	if v != SchemaVersion {
 		return fmt.Errorf("its layout is version %d, this program's is %d; move it aside and run again to rebuild it from the extracts (the privacy ledger is in ledger.duckdb and stays), or use the matching program version", v, SchemaVersion)

@@ -1,0 +1,106 @@
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/outcomes/outcomes/schemas"
+)
+
+// TestEnumsMatchTheCodeSet: the warehouse's mark and category enums hold
+// exactly schemas.AttendanceCodes and their categories, so every mark that
+// passes validation can be stored.
+func TestEnumsMatchTheCodeSet(t *testing.T) {
+	ctx := context.Background()
+	w, err := Open(ctx, filepath.Join(t.TempDir(), "w.duckdb"), Options{MemoryLimit: "1GB", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	values := func(typ string) []string {
+		t.Helper()
+		var out []string
+		rows, err := w.DB.QueryContext(ctx, "SELECT unnest(enum_range(NULL::"+typ+"))::VARCHAR")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	var codes, categories []string
+	seen := map[schemas.Category]bool{}
+	for _, c := range schemas.AttendanceCodes {
+		codes = append(codes, c.Code)
+		if !seen[c.Category] {
+			seen[c.Category] = true
+			categories = append(categories, string(c.Category))
+		}
+	}
+	if got := values("attendance_mark"); !reflect.DeepEqual(got, codes) {
+		t.Errorf("attendance_mark = %q, want schemas.AttendanceCodes %q", got, codes)
+	}
+	if got := values("attendance_category"); !reflect.DeepEqual(got, categories) {
+		t.Errorf("attendance_category = %q, want %q", got, categories)
+	}
+}
+
+// TestMigratesVersion8: a warehouse of layout version 8 (strings for a
+// session's half-day, mark and category) is migrated in place on open,
+// keeping its sessions, and opens again as it is.
+func TestMigratesVersion8(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE sessions (file_id INTEGER NOT NULL, pupil_key BIGINT NOT NULL, school_urn VARCHAR NOT NULL,
+			session_date DATE NOT NULL, session VARCHAR NOT NULL, mark VARCHAR NOT NULL, category VARCHAR NOT NULL)`,
+		`INSERT INTO sessions VALUES (1, 7, '900001', DATE '2024-09-02', 'AM', '/', 'P'), (1, 7, '900001', DATE '2024-09-02', 'PM', 'C1', 'AUTH')`,
+		"CREATE TABLE schema_version (version INTEGER NOT NULL)",
+		"INSERT INTO schema_version VALUES (8)",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	for range 2 {
+		w, err := Open(ctx, path, Options{MemoryLimit: "1GB", Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		var types, enums, marks string
+		if err := w.DB.QueryRowContext(ctx, "SELECT max(version) FROM schema_version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.DB.QueryRowContext(ctx, `SELECT string_agg(data_type, ' ' ORDER BY column_index) FROM duckdb_columns()
+			WHERE table_name = 'sessions' AND column_name IN ('session', 'mark', 'category')`).Scan(&types); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.DB.QueryRowContext(ctx, `SELECT typeof(NULL::session_half) || ' ' || typeof(NULL::attendance_mark) || ' ' ||
+			typeof(NULL::attendance_category)`).Scan(&enums); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.DB.QueryRowContext(ctx, `SELECT string_agg(session || mark || category, ' ' ORDER BY session)
+			FROM sessions WHERE category IN ('P', 'AUTH')`).Scan(&marks); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if v != SchemaVersion || types != enums || marks != "AM/P PMC1AUTH" {
+			t.Errorf("after open: version %d, types %q, sessions %q; want %d, the enums, AM/P PMC1AUTH", v, types, marks, SchemaVersion)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+-- Repeated sessions among the marks validate_attendance.sql loaded: when the
+-- same pupil, date and session has more than one mark, the best-mark rule
+-- keeps one: present > approved educational activity > authorised >
+-- unauthorised > not possible > pending, then the earliest file (by name) and
+-- line. Each other mark becomes a duplicate when it is the kept mark,
+-- otherwise it is quarantined as conflicting_mark. Against marks already
+-- loaded from other attendance files (sessions, less replaced_files) the
+-- loaded mark stands: an identical mark is a duplicate, a different one
+-- conflicting_mark. Only the rows that change are updated.
+--
+-- Finding the repeats must not cost a grouping of every mark by its session
+-- (millions of groups of one). Within a term a pupil's half-days are numbered
+-- day_in_term x 2 (+ 1 for PM); a bitstring of them per pupil and term has as
+-- many bits set as the pupil has distinct sessions, so a pupil whose count of
+-- marks is higher has a repeat. Only those pupils' marks are then grouped by
+-- session_key: pupil_key x 2^20 + days since 1900-01-01 x 2 (+ 1 for PM).
+-- Dates are years 1900 to 2999 (parse_input_date), so the day part stays
+-- below 2^20 and keys of different sessions never collide.
+UPDATE checked_attendance c
+SET outcome = CASE WHEN r.mark = r.kept_mark THEN 'duplicate' ELSE 'quarantined' END,
+    failed = CASE WHEN r.mark <> r.kept_mark THEN 'conflicting_mark' END
+FROM (
+    WITH loaded AS NOT MATERIALIZED (
+        SELECT rowid AS rid, file_id, line, pupil_key, session_date, session, mark, best_mark_rank,
+               CASE WHEN session = 'PM' THEN 1 ELSE 0 END AS pm
+        FROM checked_attendance
+        WHERE outcome = 'loaded'
+    ),
+    repeating_pupils AS (
+        SELECT DISTINCT pupil_key
+        FROM (
+            SELECT l.pupil_key
+            FROM loaded l
+            JOIN cfg_dates t USING (session_date)
+            GROUP BY l.pupil_key, t.term_idx
+            HAVING count(*) > bit_count(bitstring_agg(t.day_in_term * 2 + l.pm, 0, term_slots()))
+        )
+    ),
+    candidates AS (
+        SELECT l.*, l.pupil_key * 1048576 + (l.session_date - DATE '1900-01-01') * 2 + l.pm AS session_key
+        FROM loaded l
+        SEMI JOIN repeating_pupils USING (pupil_key)
+    ),
+    repeated AS (
+        SELECT session_key FROM candidates GROUP BY session_key HAVING count(*) > 1
+    ),
+    later AS (
+        SELECT rid, mark, kept_mark
+        FROM (
+            SELECT l.rid, l.mark, row_number() OVER w AS nth, first_value(l.mark) OVER w AS kept_mark
+            FROM candidates l
+            SEMI JOIN repeated USING (session_key)
+            JOIN staged_files f USING (file_id)
+            WINDOW w AS (PARTITION BY l.session_key ORDER BY l.best_mark_rank, f.file, l.line, l.file_id)
+        )
+        WHERE nth > 1
+    ),
+    -- Marks already in the warehouse from files this run does not replace.
+    kept_sessions AS (
+        SELECT pupil_key, session_date, session, mark AS kept_mark
+        FROM sessions
+        WHERE file_id NOT IN (SELECT file_id FROM replaced_files)
+    )
+    SELECT rid, mark, kept_mark FROM later
+    UNION ALL
+    SELECT l.rid, l.mark, k.kept_mark
+    FROM loaded l
+    JOIN kept_sessions k USING (pupil_key, session_date, session)
+    ANTI JOIN later USING (rid)
+) r
+WHERE c.rowid = r.rid;
