@@ -20,6 +20,14 @@ CREATE OR REPLACE TEMP MACRO shown(x, ok) AS
 CREATE OR REPLACE TEMP MACRO demographics(fore, sur, dob, pc, sex) AS
     concat_ws(chr(31), coalesce(fore, ''), coalesce(sur, ''), coalesce(dob, ''), coalesce(pc, ''), coalesce(sex, ''));
 
+-- session_distance orders a pupil's sessions outwards from an index date, on
+-- each side: the closest half day on either side is smallest (before: the
+-- PM of the day before, then its AM; after: the AM of the day after, then
+-- its PM), and no two sessions of one side tie. impact_windows.sql ranks
+-- sessions by it to find the windows.
+CREATE OR REPLACE TEMP MACRO session_distance(session_date, session, index_date) AS
+    abs(2 * (session_date - index_date) + CASE WHEN session = 'PM' THEN 1 ELSE 0 END);
+
 -- parse_input_date reads a date in a file's configured date_format
 -- (sources.<source>.date_format). ingest redefines it for each load from the
 -- files' formats (pipeline/ingest/dates.go, which a test keeps equal to this
@@ -31,10 +39,3 @@ CREATE OR REPLACE TEMP MACRO parse_input_date(file_id, t) AS
     CASE WHEN year(CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE) BETWEEN 1900 AND 2999
          THEN CASE WHEN NOT (substr(t, 5, 1) = '-') THEN NULL WHEN length(t) BETWEEN 8 AND 10 THEN try_strptime(t, '%Y-%m-%d') WHEN length(t) > 10 THEN try_strptime(t, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M']) END::DATE END;
 
--- session_distance orders a pupil's sessions outwards from an index date, on
--- each side: the closest half day on either side is smallest (before: the
--- PM of the day before, then its AM; after: the AM of the day after, then
--- its PM), and no two sessions of one side tie. impact_windows.sql ranks
--- sessions by it to find the windows.
-CREATE OR REPLACE TEMP MACRO session_distance(session_date, session, index_date) AS
-    abs(2 * (session_date - index_date) + CASE WHEN session = 'PM' THEN 1 ELSE 0 END);
