@@ -85,7 +85,7 @@ func checkImpactBounds(t *testing.T, period string, maxProg int) {
 		}
 	}
 	salt := int64(987654321)
-	if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), impactWindowArgs(cfg, plan, salt, searchRadiusDays(cfg.Impact.WindowSessions))...); err != nil {
+	if err := buildImpactWindows(ctx, conn, cfg, plan, salt, searchRadiusDays(cfg.Impact.WindowSessions)); err != nil {
 		t.Fatal(err)
 	}
 	// Histogram: keys per pupil.

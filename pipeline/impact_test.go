@@ -17,7 +17,6 @@ import (
 	"github.com/outcomes/outcomes/pipeline/demo"
 	"github.com/outcomes/outcomes/pipeline/ingest"
 	"github.com/outcomes/outcomes/pipeline/keys"
-	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
 )
@@ -301,10 +300,11 @@ func TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups(t *testing.T
 }
 
 // TestImpactWindowsSearchRadius checks that impact_windows.sql's search
-// radius changes its cost, never its result: the windows table is the same
-// whether the first pass looks 1 day, 10 days, the default or a whole year
-// either side of each index date. A radius of a day sends nearly every slot
-// to the second pass (ranking over the whole year); the default sends few.
+// radius and batches change its cost, never its result: the windows table
+// is the same whether the first pass looks 1 day, 10 days, the default or a
+// whole year either side of each index date, and whether pupils are taken
+// all at once or 37 at a time. A radius of a day sends nearly every slot to
+// the second pass (ranking over the whole year); the default sends few.
 func TestImpactWindowsSearchRadius(t *testing.T) {
 	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 150, Seed: 3})
 	cfg.Privacy.MaxProgrammesPerPupil = 2
@@ -334,7 +334,7 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 	}
 	windows := func(radius int) []string {
 		t.Helper()
-		if _, err := conn.ExecContext(ctx, queries.Get("impact_windows"), impactWindowArgs(cfg, plan, 777, radius)...); err != nil {
+		if err := buildImpactWindows(ctx, conn, cfg, plan, 777, radius); err != nil {
 			t.Fatalf("radius %d: %v", radius, err)
 		}
 		rows, err := conn.QueryContext(ctx, `SELECT concat_ws(' ', pupil_key, programme_idx, period_idx, participant, change_bp, change_sq, pa_change, stratum)
@@ -357,7 +357,13 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 	if len(want) < 100 {
 		t.Fatalf("only %d windows over a whole year's radius", len(want))
 	}
-	for _, radius := range []int{1, 10, 30, 45, 60, searchRadiusDays(cfg.Impact.WindowSessions)} {
+	for _, radius := range []int{1, 10, 30, 45, 60, searchRadiusDays(cfg.Impact.WindowSessions), -1} {
+		if radius == -1 {
+			// Batches of 37 pupils: 9 for this trust of 300.
+			defer func(n int) { impactBatchPupils = n }(impactBatchPupils)
+			impactBatchPupils = 37
+			radius = searchRadiusDays(cfg.Impact.WindowSessions)
+		}
 		got := windows(radius)
 		if !slices.Equal(got, want) {
 			diff := 0
@@ -366,7 +372,7 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 					diff++
 				}
 			}
-			t.Errorf("radius %d days: %d windows (want %d), %d differ from the whole year's", radius, len(got), len(want), diff)
+			t.Errorf("radius %d days, batches of %d pupils: %d windows (want %d), %d differ from the whole year's", radius, impactBatchPupils, len(got), len(want), diff)
 		}
 	}
 }

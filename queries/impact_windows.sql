@@ -1,5 +1,8 @@
 -- Impact, step 2: one row per pupil and programme with the pupil's pre and
--- post windows around an index date (temp table impact_windows).
+-- post windows around an index date (temp table impact_windows), for the
+-- pupils of one batch (pupil_key % $8 = $9): impact.go runs it batch by
+-- batch, so memory follows the batch, not the region (a pupil's rows depend
+-- on that pupil's records alone, so batches never interact).
 --
 -- Definitions (attendance measures are DfE's, over the window's sessions):
 --   possible session      a half day coded P, AEA, AUTH or UNAUTH (holidays,
@@ -39,7 +42,6 @@
 -- percentage point, is clamped to [-$5, $5]; change_sq is its square (in
 -- 1e-4 of a rate squared), so within [0, $5^2 / 10000]; pa_change is -1, 0
 -- or 1.
-CREATE OR REPLACE TEMP TABLE impact_windows AS
 WITH participant_rows AS (
     SELECT pa.pupil_key, cp.idx AS programme_idx, min(pa.event_date) AS index_date
     FROM participation pa
@@ -82,12 +84,13 @@ slots AS (
     SELECT i.*, pr.period_idx
     FROM (SELECT * FROM participants UNION ALL SELECT * FROM comparison) i
     JOIN cfg_impact_periods pr ON i.index_date BETWEEN pr.start_date AND pr.end_date
+    WHERE i.pupil_key % $8 = $9
 ),
 possible AS (
     SELECT s.pupil_key, s.session_date, s.session, s.category
     FROM sessions s
     JOIN cfg_dates USING (session_date)
-    WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')
+    WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH') AND s.pupil_key % $8 = $9
 ),
 -- Each slot's possible sessions before and after its index date, and the
 -- absences before it: the baseline is what precedes the pre window.
