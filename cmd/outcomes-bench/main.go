@@ -51,7 +51,7 @@ func main() {
 	dir := flag.String("dir", "bench", "where data and state go")
 	bin := flag.String("bin", "bin/outcomes", "the outcomes binary")
 	fullOnly := flag.Bool("full-only", false, "only the baseline and the cold full run (for region scale)")
-	memoryLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the pipeline runs (default: the configuration's, 4GB)")
+	memoryLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the pipeline runs (default: the configuration's, 2.5GB)")
 	flag.Parse()
 	if err := run(*preset, *dir, *bin, *fullOnly, *memoryLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "outcomes-bench:", err)
@@ -220,7 +220,7 @@ func baseline(data string) error {
 	defer db.Close()
 	ctx := context.Background()
 	for _, q := range []string{
-		"SET memory_limit = '4GB'", "SET threads = 2",
+		"SET memory_limit = '2.5GB'", "SET threads = 2",
 		fmt.Sprintf("CREATE TABLE roster AS SELECT * FROM read_csv('%s')", filepath.Join(data, "roster.csv")),
 		fmt.Sprintf("CREATE TABLE marks AS SELECT * FROM read_csv('%s')", filepath.Join(data, "attendance.csv")),
 		`CREATE TABLE per_pupil AS

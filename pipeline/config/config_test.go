@@ -119,7 +119,7 @@ func TestLoadFillsDefaults(t *testing.T) {
 		{"publish.rounding_base", c.Publish.RoundingBase, 5},
 		{"publish.suppress_below", c.Publish.SuppressBelow, 10},
 		{"publish.levels", c.Publish.Levels, []string{config.LevelMAT, config.LevelSchool}},
-		{"duckdb.memory_limit", c.DuckDB.MemoryLimit, "4GB"},
+		{"duckdb.memory_limit", c.DuckDB.MemoryLimit, "2.5GB"},
 		{"duckdb.threads", c.DuckDB.Threads, 2},
 		{"terms[0].school_days from weekdays", c.Terms[0].SchoolDays, 80},
 		{"terms[0] max sessions", c.Terms[0].MaxSessions(), int64(160)},

@@ -46,7 +46,7 @@ func Config(truth *fixtures.Truth, dataDir, cfgDir string, epsilon float64) (*co
 			}},
 		Publish: config.Publish{RoundingBase: 5, SuppressBelow: 10, Levels: []string{config.LevelMAT, config.LevelSchool}},
 		Impact:  config.DefaultImpact(),
-		DuckDB:  config.DuckDB{MemoryLimit: "4GB", Threads: 2},
+		DuckDB:  config.DuckDB{MemoryLimit: "2.5GB", Threads: 2},
 	}
 	for _, s := range truth.Trust.Schools {
 		c.Schools = append(c.Schools, config.School{URN: s.URN, Name: s.Name, LAESTAB: s.LAESTAB,
