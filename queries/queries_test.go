@@ -23,6 +23,8 @@ type step struct {
 	name    string
 	selects bool
 	args    []any
+	// prefix goes before the file's text, as the pipeline runs it.
+	prefix string
 }
 
 // pipelineSteps lists every query in the order the pipeline runs it
@@ -49,9 +51,11 @@ var pipelineSteps = []step{
 	{name: "contributions", selects: true, args: []any{int64(7), int64(2)}},
 	// The impact table (pipeline.runImpact), after setupImpact: $1 salt, $2
 	// max_programmes_per_pupil; then window, min window, max change (in
-	// hundredths of a point) and min baseline sessions.
+	// hundredths of a point), min baseline sessions, search radius in days,
+	// batches and this batch (pipeline.buildImpactWindows).
 	{name: "impact_index_dates", selects: true, args: []any{int64(7), int64(1)}},
-	{name: "impact_windows", args: []any{int64(7), int64(1), int64(60), int64(30), int64(3000), int64(10)}},
+	{name: "impact_windows", args: []any{int64(7), int64(1), int64(60), int64(30), int64(3000), int64(10), int64(90), int64(1), int64(0)},
+		prefix: "CREATE OR REPLACE TEMP TABLE impact_windows AS "},
 	{name: "impact_contributions", selects: true},
 }
 
@@ -63,6 +67,7 @@ func setupImpact(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_bands (band_idx INTEGER, lower DOUBLE, upper DOUBLE, no_baseline BOOLEAN)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
 	} {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -127,7 +132,7 @@ type column struct{ name, typ string }
 
 // runStep runs one query and, for a SELECT, returns its columns.
 func runStep(ctx context.Context, conn *sql.Conn, s step) ([]column, error) {
-	q := queries.Get(s.name)
+	q := s.prefix + queries.Get(s.name)
 	if !s.selects {
 		_, err := conn.ExecContext(ctx, q, s.args...)
 		return nil, err
