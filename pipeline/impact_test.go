@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -374,5 +375,26 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 			}
 			t.Errorf("radius %d days, batches of %d pupils: %d windows (want %d), %d differ from the whole year's", radius, impactBatchPupils, len(got), len(want), diff)
 		}
+	}
+}
+
+// TestRunRemovesStaleSpillFiles: DuckDB spill files left in the state
+// folder's tmp/ by a killed run may hold staged raw identifiers; the next
+// run removes them before it opens the warehouse.
+func TestRunRemovesStaleSpillFiles(t *testing.T) {
+	cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 40, Seed: 2})
+	_, _, tmpDir := (&Runner{Config: cfg}).statePaths()
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(tmpDir, "duckdb_temp_storage_DEFAULT-0.tmp")
+	if err := os.WriteFile(stale, []byte("staged rows of a killed run"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the spill file of an interrupted run is still there (stat: %v)", err)
 	}
 }

@@ -1,8 +1,9 @@
 -- Impact, step 2: one row per pupil and programme with the pupil's pre and
 -- post windows around an index date (temp table impact_windows), for the
--- pupils of one batch (pupil_key % $8 = $9): impact.go runs it batch by
--- batch, so memory follows the batch, not the region (a pupil's rows depend
--- on that pupil's records alone, so batches never interact).
+-- pupils of one batch (hash(pupil_key) % $8 = $9, whatever the key's sign):
+-- impact.go runs it batch by batch, so memory follows the batch, not the
+-- region (a pupil's rows depend on that pupil's records alone, so batches
+-- never interact).
 --
 -- Definitions (attendance measures are DfE's, over the window's sessions):
 --   possible session      a half day coded P, AEA, AUTH or UNAUTH (holidays,
@@ -84,13 +85,13 @@ slots AS (
     SELECT i.*, pr.period_idx
     FROM (SELECT * FROM participants UNION ALL SELECT * FROM comparison) i
     JOIN cfg_impact_periods pr ON i.index_date BETWEEN pr.start_date AND pr.end_date
-    WHERE i.pupil_key % $8 = $9
+    WHERE hash(i.pupil_key) % $8 = $9
 ),
 possible AS (
     SELECT s.pupil_key, s.session_date, s.session, s.category
     FROM sessions s
     JOIN cfg_dates USING (session_date)
-    WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH') AND s.pupil_key % $8 = $9
+    WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH') AND hash(s.pupil_key) % $8 = $9
 ),
 -- Each slot's possible sessions before and after its index date, and the
 -- absences before it: the baseline is what precedes the pre window.

@@ -332,12 +332,13 @@ func (c *Config) HasLevel(level string) bool {
 
 // DuckDB holds the database engine's resource settings.
 type DuckDB struct {
-	// MemoryLimit defaults to "2.5GB": DuckDB spills past it to the state
-	// folder's tmp/, and the process's peak RSS runs about 0.3 GiB above
-	// it, so a region (97.5 million marks) peaks at 2.8 GiB, and no slower
-	// than at 4GB (BENCHMARKS.md).
+	// MemoryLimit defaults to "2.5GB", which DuckDB reads as 2.5 x 10^9
+	// bytes (2.33 GiB): DuckDB spills past it to the state folder's tmp/,
+	// and the process's peak RSS runs about 0.5 GiB above it, so a region
+	// (97.5 million marks) peaks at 2.81 GiB, no slower than at 4GB
+	// (BENCHMARKS.md).
 	MemoryLimit string `toml:"memory_limit"`
-	Threads     int    `toml:"threads"`      // Defaults to 2.
+	Threads     int    `toml:"threads"` // Defaults to 2.
 }
 
 // Error is a configuration problem tied to one key.

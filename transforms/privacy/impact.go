@@ -267,13 +267,19 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 	if !ok || c.Stratum == AllStrata {
 		return fmt.Errorf("privacy: impact contribution to partition %s, which is not in the configured partitions", c.ImpactPartition)
 	}
-	// A participant's sums go to the AllStrata partition whichever stratum
-	// it names, so a second record in another stratum is a second record
-	// there too: both keys are checked.
+	// A participant's count for matching goes to its stratum and its sums
+	// to the participants' partition over all strata (one partition per
+	// measure), so a second record in another stratum is a second record
+	// there too: both keys are checked. Every check comes before any change,
+	// so a refused record leaves the aggregator as it was.
+	sums := cell
 	keys := []impactSeen{{c.PupilKey, c.ImpactPartition}}
 	if !c.Comparison {
 		all := c.ImpactPartition
 		all.Stratum = AllStrata
+		if sums, ok = a.cells[all]; !ok {
+			return fmt.Errorf("privacy: impact partition %s is not in the configured partitions", all)
+		}
 		keys = append(keys, impactSeen{c.PupilKey, all})
 	}
 	for _, key := range keys {
@@ -289,17 +295,11 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 	}
 	a.perPupil[c.PupilKey]++
 	if !c.Comparison {
-		// The count for matching goes to the stratum, the sums to the
-		// participants' partition over all strata: one partition per measure.
 		if err := cell.weights.Increment(); err != nil {
 			return err
 		}
-		all := c.ImpactPartition
-		all.Stratum = AllStrata
-		if cell, ok = a.cells[all]; !ok {
-			return fmt.Errorf("privacy: impact partition %s is not in the configured partitions", all)
-		}
 	}
+	cell = sums
 	pa := max(-1, min(1, c.PAChange))
 	if err := cell.pupils.Increment(); err != nil {
 		return err

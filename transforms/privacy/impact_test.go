@@ -167,3 +167,28 @@ func TestImpactAggregatorRefusesAParticipantInTwoStrata(t *testing.T) {
 		t.Fatalf("comparison pupil in two strata within MaxPartitions: %v", err)
 	}
 }
+
+// TestImpactAggregatorRefusalChangesNothing: a record refused because its
+// participants' all-strata partition is not configured leaves the stratum's
+// match weight as it was.
+func TestImpactAggregatorRefusalChangesNothing(t *testing.T) {
+	stratum := ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Stratum: 0}
+	other := stratum
+	other.Programme = "asthma"
+	a, err := NewImpact([]ImpactPartition{stratum, other}, ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(ImpactContribution{ImpactPartition: stratum, PupilKey: 1}); err == nil {
+		t.Fatal("a participant with no all-strata partition was accepted")
+	}
+	res, err := a.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res {
+		if c.MatchWeight.Value != 0 {
+			t.Errorf("%s: match weight %d after a refused record, want 0", c.ImpactPartition, c.MatchWeight.Value)
+		}
+	}
+}
