@@ -30,8 +30,10 @@ package linkage
 
 import (
 	"strings"
+	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/antzucaro/matchr"
 	"github.com/outcomes/outcomes/schemas"
@@ -141,11 +143,15 @@ func join(parts []string) string {
 }
 
 // foldAccents drops combining marks after decomposition. A transform chain
-// keeps buffers between calls, so each call makes its own: a shared one
-// corrupts names when two runs tokenise at once.
+// keeps buffers between calls, so one chain must never serve two callers at
+// once (a shared one corrupted names when two runs tokenised together);
+// making one per call is slow, so chains are pooled: each is held by one
+// caller at a time, and transform.String resets it before use.
 func foldAccents() transform.Transformer {
 	return transform.Chain(norm.NFKD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 }
+
+var accentFolders = sync.Pool{New: func() any { return foldAccents() }}
 
 // foldLetters spells out the Latin letters that have no decomposition, so
 // Søren = Soren, Łukasz = Lukasz, Strauß = Strauss.
@@ -156,10 +162,32 @@ var foldLetters = strings.NewReplacer("ø", "o", "Ø", "O", "ł", "l", "Ł", "L"
 // "Anne-Marie" -> "annemarie", "O'Brien" -> "obrien", "Zoë" -> "zoe".
 // Letters of other scripts are kept as they are.
 func NormaliseName(s string) string {
-	folded, _, err := transform.String(foldAccents(), foldLetters.Replace(s))
+	if isASCII(s) {
+		// Nothing to fold: decomposition and foldLetters leave ASCII as it
+		// is, and most names are ASCII, so they skip the transform chain's
+		// buffers (most of the tokenise stage's time before).
+		return lettersLower(s)
+	}
+	fold := accentFolders.Get().(transform.Transformer)
+	folded, _, err := transform.String(fold, foldLetters.Replace(s))
+	accentFolders.Put(fold)
 	if err != nil {
 		folded = s
 	}
+	return lettersLower(folded)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// lettersLower keeps the letters of s, lower-cased.
+func lettersLower(folded string) string {
 	var b strings.Builder
 	for _, r := range folded {
 		if unicode.IsLetter(r) {
