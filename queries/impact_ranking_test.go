@@ -132,9 +132,9 @@ func compareWithReference(t *testing.T, extra ...string) {
 // or three.
 func TestImpactWindowsMatchTheReference(t *testing.T) { compareWithReference(t) }
 
-// TestImpactWindowsBatchNegativeKeys: batches are taken by hash(pupil_key),
-// so a pupil is in exactly one whatever the key's sign (pupil_key % batches
-// is negative for a negative key, which would put the pupil in none). Keys
+// TestImpactWindowsBatchNegativeKeys: a pupil is in exactly one batch
+// whatever the key's sign (pupil_key % batches alone is negative for a
+// negative key, which would put the pupil in none). Keys
 // are positive today (stage_pupils.sql); this keeps batching from relying on
 // it.
 func TestImpactWindowsBatchNegativeKeys(t *testing.T) {
