@@ -37,12 +37,12 @@ demo: build
 	$(BIN) run --config $(DEMO)/pipeline.toml
 
 # Pipeline against bare DuckDB at a preset scale (trust, region or small),
-# then the Go benchmarks of the hot transforms. See BENCHMARKS.md.
+# then the Go benchmarks of the hot transforms and of one ingest. See BENCHMARKS.md.
 PRESET   ?= trust
 bench: build
 	$(GO) build -tags $(TAGS) -o bin/outcomes-bench ./cmd/outcomes-bench
 	bin/outcomes-bench -preset $(PRESET) -dir bench -bin $(BIN)
-	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/...
+	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/... ./pipeline/ingest/
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).
 # The readers and validators: header normalisation, the CSV line scan against

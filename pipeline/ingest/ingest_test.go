@@ -23,7 +23,7 @@ var testPartitions = Partitions{
 	Programmes: []string{"mhst"},
 }
 
-func setup(t *testing.T) (*sql.Conn, *pseudonym.Tokeniser, string) {
+func setup(t testing.TB) (*sql.Conn, *pseudonym.Tokeniser, string) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
