@@ -378,23 +378,29 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 	}
 }
 
-// TestRunRemovesStaleSpillFiles: DuckDB spill files left in the state
-// folder's tmp/ by a killed run may hold staged raw identifiers; the next
-// run removes them before it opens the warehouse.
-func TestRunRemovesStaleSpillFiles(t *testing.T) {
+// TestRunRemovesLeftovers: a killed run can leave DuckDB spill files and
+// private copies of extracts in the state folder's tmp/, both holding staged
+// raw identifiers; the next run removes them before it opens the warehouse.
+func TestRunRemovesLeftovers(t *testing.T) {
 	cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 40, Seed: 2})
 	_, _, tmpDir := (&Runner{Config: cfg}).statePaths()
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(tmpDir, "duckdb_temp_storage_DEFAULT-0.tmp")
-	if err := os.WriteFile(stale, []byte("staged rows of a killed run"), 0o600); err != nil {
-		t.Fatal(err)
+	var stale []string
+	for _, name := range []string{"duckdb_temp_storage_DEFAULT-0.tmp", "extract-7.csv"} {
+		p := filepath.Join(tmpDir, name)
+		if err := os.WriteFile(p, []byte("staged rows of a killed run"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, p)
 	}
 	if _, err := (&Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}).Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("the spill file of an interrupted run is still there (stat: %v)", err)
+	for _, p := range stale {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s, left by an interrupted run, is still there (stat: %v)", filepath.Base(p), err)
+		}
 	}
 }

@@ -149,7 +149,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	defer unlock()
-	removeStaleSpill(filepath.Join(stateDir, "tmp"), log)
+	ingest.RemoveLeftovers(filepath.Join(stateDir, "tmp"), log)
 
 	tok, err := keys.Load(c.Path(c.Run.KeyFile))
 	if err != nil {
@@ -701,17 +701,4 @@ func randomInt64() (int64, error) {
 		return 0, err
 	}
 	return int64(binary.LittleEndian.Uint64(b[:]) >> 1), nil
-}
-
-// removeStaleSpill deletes DuckDB spill files a killed run left in the state
-// folder's temp folder: while it staged extracts they held raw identifiers.
-// The state lock is held, so no other run is using them, and this run's
-// database is not open yet.
-func removeStaleSpill(dir string, log *slog.Logger) {
-	stale, _ := filepath.Glob(filepath.Join(dir, "duckdb_temp_*"))
-	for _, p := range stale {
-		if err := os.RemoveAll(p); err == nil {
-			log.Info("removed a spill file left by an interrupted run", "file", filepath.Base(p))
-		}
-	}
 }

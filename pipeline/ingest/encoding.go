@@ -167,23 +167,27 @@ func (l *lfWriter) flush() error {
 
 // privateTempDir is DuckDB's spill folder for this database: the run's
 // private temp folder inside the state folder (README, Privacy). Without an
-// absolute one (tests with an in-memory database), the system's, and private
-// is false.
-func privateTempDir(ctx context.Context, conn *sql.Conn) (dir string, private bool) {
+// absolute one (tests with an in-memory database), the system's.
+func privateTempDir(ctx context.Context, conn *sql.Conn) (dir string) {
 	if err := conn.QueryRowContext(ctx, "SELECT current_setting('temp_directory')").Scan(&dir); err != nil || !filepath.IsAbs(dir) {
-		return os.TempDir(), false
+		return os.TempDir()
 	}
-	return dir, true
+	return dir
 }
 
-// removeStaleCopies deletes private copies left by a run that was killed
-// while staging: they hold raw identifiers. Only in the state folder's own
-// temp folder, which the state lock gives to one run at a time.
-func removeStaleCopies(dir string, log *slog.Logger) {
-	stale, _ := filepath.Glob(filepath.Join(dir, "extract-*.csv"))
-	for _, p := range stale {
-		if err := os.Remove(p); err == nil {
-			log.Info("removed a private copy of an extract left by an interrupted run", "file", filepath.Base(p))
+// RemoveLeftovers deletes what a run killed while staging can leave in the
+// state folder's temp folder, both holding raw identifiers: private UTF-8
+// copies of extracts (extract-*.csv) and DuckDB's spill files
+// (duckdb_temp_*). Call it with the state lock held and before the
+// warehouse opens, so that no spill file is this process's own; nothing
+// else in the folder is touched.
+func RemoveLeftovers(dir string, log *slog.Logger) {
+	for _, pattern := range []string{"extract-*.csv", "duckdb_temp_*"} {
+		stale, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range stale {
+			if err := os.RemoveAll(p); err == nil {
+				log.Info("removed a file left by an interrupted run", "file", filepath.Base(p))
+			}
 		}
 	}
 }

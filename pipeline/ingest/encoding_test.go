@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/outcomes/outcomes/pipeline/config"
-	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/schemas"
 )
 
@@ -83,35 +83,19 @@ func TestProgressReportsEveryStep(t *testing.T) {
 	}
 }
 
-// TestStaleCopiesRemoved: a copy left by a killed run is removed by the next
-// load on the same state folder.
-func TestStaleCopiesRemoved(t *testing.T) {
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	os.MkdirAll(tmp, 0o700)
-	w, err := warehouse.Open(context.Background(), filepath.Join(dir, "w.duckdb"), warehouse.Options{MemoryLimit: "1GB", Threads: 1, TempDir: tmp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	conn, err := w.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := DefinePartitions(context.Background(), conn, testPartitions); err != nil {
-		t.Fatal(err)
-	}
-	stale := write(t, tmp, "extract-123.csv", "school_urn,upn\n900001,"+schemas.MakeUPN(373, 9)+"\n")
+// TestLeftoversRemoved: what a killed run left in the state folder's temp
+// folder (a private copy of an extract, a DuckDB spill file) is removed, and
+// nothing else there is touched.
+func TestLeftoversRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	copied := write(t, tmp, "extract-123.csv", "school_urn,upn\n900001,"+schemas.MakeUPN(373, 9)+"\n")
+	spilled := write(t, tmp, "duckdb_temp_storage_DEFAULT-0.tmp", "staged rows")
 	other := write(t, tmp, "duckdb_spill.tmp", "x")
-	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n")
-	tok := pseudonymForFuzz(t)
-	if _, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q")); err != nil {
-		t.Fatal(err)
-	}
-	DropStaging(conn)
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("stale copy still there: %v", err)
+	RemoveLeftovers(tmp, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, p := range []string{copied, spilled} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", filepath.Base(p), err)
+		}
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file in the temp folder was touched: %v", err)

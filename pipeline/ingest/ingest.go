@@ -290,11 +290,7 @@ func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Toke
 
 // LoadWithOptions is Load with a logger and a progress report.
 func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string, opt Options) (*Result, error) {
-	tmp, private := privateTempDir(ctx, conn)
-	opt.tempDir = tmp
-	if private {
-		removeStaleCopies(tmp, opt.logger())
-	}
+	opt.tempDir = privateTempDir(ctx, conn)
 	formats := map[int]string{}
 	for _, q := range []string{
 		"CREATE OR REPLACE TEMP TABLE malformed (source VARCHAR, file VARCHAR, file_id INTEGER, line BIGINT, column_name VARCHAR, error_type VARCHAR)",
