@@ -294,7 +294,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 
 	// Step 2: the windows, bounded per pupil.
 	im := c.Impact
-	if err := buildImpactWindows(ctx, conn, c, plan, salt, searchRadiusDays(im.WindowSessions)); err != nil {
+	if err := buildImpactWindows(ctx, conn, c, plan, salt, searchRadiusDays(im.WindowSessions), impactBatchPupils); err != nil {
 		return nil, err
 	}
 
@@ -327,17 +327,17 @@ func searchRadiusDays(windowSessions int) int { return (windowSessions*7 + 5) / 
 // Ranking sessions around index dates holds a batch's sessions in memory:
 // a trust (20,000 pupils, 7.8 million marks) is one batch, and a region's
 // 250,000 pupils are 13, each reading the sessions once more (about 1.5 s
-// each) in exchange for a thirteenth of the memory. A variable so a test can
-// force several batches on a small trust.
-var impactBatchPupils = 20_000
+// each) in exchange for a thirteenth of the memory.
+const impactBatchPupils = 20_000
 
-// buildImpactWindows fills the temp table impact_windows batch by batch.
-func buildImpactWindows(ctx context.Context, conn *sql.Conn, c *config.Config, plan impactPlan, salt int64, radiusDays int) error {
+// buildImpactWindows fills the temp table impact_windows, batchPupils
+// pupils at a time.
+func buildImpactWindows(ctx context.Context, conn *sql.Conn, c *config.Config, plan impactPlan, salt int64, radiusDays, batchPupils int) error {
 	var pupils int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM pupils").Scan(&pupils); err != nil {
 		return fmt.Errorf("impact windows: %w", err)
 	}
-	batches := max(1, (pupils+int64(impactBatchPupils)-1)/int64(impactBatchPupils))
+	batches := max(1, (pupils+int64(batchPupils)-1)/int64(batchPupils))
 	im := c.Impact
 	q := queries.Get("impact_windows")
 	for b := int64(0); b < batches; b++ {

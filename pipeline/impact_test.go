@@ -263,21 +263,16 @@ func TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups(t *testing.T
 	if all == 0 {
 		t.Fatal("no comparison pupils without a restriction")
 	}
+	type pool struct {
+		schools []string
+		years   []int
+	}
 	tests := []struct {
 		name   string
-		halves [2]struct {
-			schools []string
-			years   []int
-		}
+		halves [2]pool
 	}{
-		{"by school", [2]struct {
-			schools []string
-			years   []int
-		}{{schools: []string{cfg.Schools[0].URN}}, {schools: []string{cfg.Schools[1].URN}}}},
-		{"by year group", [2]struct {
-			schools []string
-			years   []int
-		}{{years: []int{0, 1, 2, 3, 4, 5}}, {years: []int{6, 7, 8, 9, 10, 11, 12, 13, 14}}}},
+		{"by school", [2]pool{{schools: []string{cfg.Schools[0].URN}}, {schools: []string{cfg.Schools[1].URN}}}},
+		{"by year group", [2]pool{{years: []int{0, 1, 2, 3, 4, 5}}, {years: []int{6, 7, 8, 9, 10, 11, 12, 13, 14}}}},
 	}
 	for _, tt := range tests {
 		var sum int64
@@ -333,10 +328,10 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 			}
 		}
 	}
-	windows := func(radius int) []string {
+	windows := func(radius, batchPupils int) []string {
 		t.Helper()
-		if err := buildImpactWindows(ctx, conn, cfg, plan, 777, radius); err != nil {
-			t.Fatalf("radius %d: %v", radius, err)
+		if err := buildImpactWindows(ctx, conn, cfg, plan, 777, radius, batchPupils); err != nil {
+			t.Fatalf("radius %d, batches of %d: %v", radius, batchPupils, err)
 		}
 		rows, err := conn.QueryContext(ctx, `SELECT concat_ws(' ', pupil_key, programme_idx, period_idx, participant, change_bp, change_sq, pa_change, stratum)
 			FROM impact_windows ORDER BY ALL`)
@@ -354,18 +349,17 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 		}
 		return out
 	}
-	want := windows(400)
+	want := windows(400, impactBatchPupils)
 	if len(want) < 100 {
 		t.Fatalf("only %d windows over a whole year's radius", len(want))
 	}
-	for _, radius := range []int{1, 10, 30, 45, 60, searchRadiusDays(cfg.Impact.WindowSessions), -1} {
-		if radius == -1 {
-			// Batches of 37 pupils: 9 for this trust of 300.
-			defer func(n int) { impactBatchPupils = n }(impactBatchPupils)
-			impactBatchPupils = 37
-			radius = searchRadiusDays(cfg.Impact.WindowSessions)
-		}
-		got := windows(radius)
+	radius := searchRadiusDays(cfg.Impact.WindowSessions)
+	for _, tc := range []struct{ radius, batchPupils int }{
+		{1, impactBatchPupils}, {10, impactBatchPupils}, {30, impactBatchPupils}, {45, impactBatchPupils},
+		{60, impactBatchPupils}, {radius, impactBatchPupils},
+		{radius, 37}, // 9 batches for this trust of 300
+	} {
+		got := windows(tc.radius, tc.batchPupils)
 		if !slices.Equal(got, want) {
 			diff := 0
 			for i := range min(len(got), len(want)) {
@@ -373,7 +367,7 @@ func TestImpactWindowsSearchRadius(t *testing.T) {
 					diff++
 				}
 			}
-			t.Errorf("radius %d days, batches of %d pupils: %d windows (want %d), %d differ from the whole year's", radius, impactBatchPupils, len(got), len(want), diff)
+			t.Errorf("radius %d days, batches of %d pupils: %d windows (want %d), %d differ from the whole year's", tc.radius, tc.batchPupils, len(got), len(want), diff)
 		}
 	}
 }
