@@ -247,15 +247,6 @@ const (
 	PeriodFinancialYear = "financial_year"
 )
 
-func (c *Config) hasSchool(urn string) bool {
-	for _, s := range c.Schools {
-		if s.URN == urn {
-			return true
-		}
-	}
-	return false
-}
-
 // ImpactEnabled reports whether releases carry the impact table.
 func (c *Config) ImpactEnabled() bool { return c.Impact.Share > 0 && len(c.Programmes) > 0 }
 
@@ -625,13 +616,14 @@ func (c *Config) validate() error {
 		}
 		seenProg[p.ID] = true
 		required(key+".name", p.Name)
-		seenURN := map[string]bool{}
+		listed := map[string]bool{}
 		for j, urn := range p.Schools {
-			// With no schools configured that is the error already reported.
-			if (len(c.Schools) > 0 && !c.hasSchool(urn)) || seenURN[urn] {
+			// seenURN holds the configured schools; with none configured
+			// that is the error already reported.
+			if (len(c.Schools) > 0 && !seenURN[urn]) || listed[urn] {
 				bad(fmt.Sprintf("%s.schools[%d]", key, j), fmt.Sprintf("%q", urn), "must be the URN of a configured school, each at most once")
 			}
-			seenURN[urn] = true
+			listed[urn] = true
 		}
 		seenYG := map[int]bool{}
 		for j, y := range p.YearGroups {

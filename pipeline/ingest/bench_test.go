@@ -22,15 +22,8 @@ func BenchmarkLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := Partitions{Terms: testPartitions.Terms}
-	for _, s := range truth.Trust.Schools {
-		p.Schools = append(p.Schools, s.URN)
-	}
-	for _, pr := range truth.Trust.Programmes {
-		p.Programmes = append(p.Programmes, pr.ID)
-	}
 	ctx := context.Background()
-	if err := DefinePartitions(ctx, conn, p); err != nil {
+	if err := DefinePartitions(ctx, conn, partitionsOf(truth)); err != nil {
 		b.Fatal(err)
 	}
 	files := []File{

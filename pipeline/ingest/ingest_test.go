@@ -281,15 +281,7 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 				t.Errorf("%s: loaded, duplicate, quarantined = %v, want %v", filepath.Base(s.Path), got, w)
 			}
 		}
-		f, err := os.Open(filepath.Join(dir, "q", "attendance.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		recs, err := csv.NewReader(f).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := readCSVFile(t, filepath.Join(dir, "q", "attendance.csv"))
 		got := map[string]string{}
 		for _, r := range recs[1:] {
 			got[r[0]+":"+r[1]] = r[3] + "@" + r[2] + " " + strings.Join(r[5:], ",")

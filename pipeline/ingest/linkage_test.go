@@ -46,6 +46,15 @@ func generateForLinkage(t *testing.T, opt fixtures.Options) *linkWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := DefinePartitions(context.Background(), conn, partitionsOf(truth)); err != nil {
+		t.Fatal(err)
+	}
+	return &linkWorld{conn: conn, tok: tok, dir: data, truth: truth}
+}
+
+// partitionsOf is a generated trust's schools and programmes, with the test
+// terms (the fixtures' default academic year).
+func partitionsOf(truth *fixtures.Truth) Partitions {
 	p := Partitions{Terms: testPartitions.Terms}
 	for _, s := range truth.Trust.Schools {
 		p.Schools = append(p.Schools, s.URN)
@@ -53,10 +62,7 @@ func generateForLinkage(t *testing.T, opt fixtures.Options) *linkWorld {
 	for _, pr := range truth.Trust.Programmes {
 		p.Programmes = append(p.Programmes, pr.ID)
 	}
-	if err := DefinePartitions(context.Background(), conn, p); err != nil {
-		t.Fatal(err)
-	}
-	return &linkWorld{conn: conn, tok: tok, dir: data, truth: truth}
+	return p
 }
 
 // rules are the tokenising rules of the generated trust.
