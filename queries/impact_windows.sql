@@ -113,7 +113,9 @@ sides AS (
 -- sessions beyond it. Slots with an incomplete side are ranked again over
 -- the whole year (pupils with long absences, not-possible codes or
 -- holidays inside a window): the result is the same as ranking every
--- session, which TestImpactWindowsSearchRadius checks.
+-- session (testdata/impact_windows_reference.sql), which
+-- impact_ranking_test.go checks. The two passes aggregate separately so the
+-- near pass is read once.
 near AS (
     SELECT sl.pupil_key, sl.programme_idx, sl.participant, sl.period_idx, s.category,
            s.session_date < sl.index_date AS before,
