@@ -353,6 +353,18 @@ func buildImpactWindows(ctx context.Context, conn *sql.Conn, c *config.Config, p
 	return nil
 }
 
+// orAny is vs as query arguments, or a single NULL ("any") when vs is empty.
+func orAny[T any](vs []T) []any {
+	if len(vs) == 0 {
+		return []any{nil}
+	}
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
 // defineImpactTables creates the public lists the impact queries join:
 // baseline bands, periods, where each programme runs (from configuration),
 // and (filled after the histogram) the comparison group's sampling
@@ -381,21 +393,8 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 	// Where each programme runs, its comparison pool: the configured
 	// schools x year groups, NULL for "any".
 	for pi, prog := range programmes {
-		schools, years := []any{nil}, []any{nil}
-		if len(prog.Schools) > 0 {
-			schools = schools[:0]
-			for _, s := range prog.Schools {
-				schools = append(schools, s)
-			}
-		}
-		if len(prog.YearGroups) > 0 {
-			years = years[:0]
-			for _, y := range prog.YearGroups {
-				years = append(years, y)
-			}
-		}
-		for _, s := range schools {
-			for _, y := range years {
+		for _, s := range orAny(prog.Schools) {
+			for _, y := range orAny(prog.YearGroups) {
 				if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_cells VALUES (?, ?, ?)", pi, s, y); err != nil {
 					return fmt.Errorf("define impact cells: %w", err)
 				}

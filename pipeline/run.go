@@ -554,12 +554,9 @@ func (r *Runner) privacyRecord(epsilon float64, spent map[string]float64) publis
 			ComparisonPools: map[string]publish.ComparisonPool{},
 			Intervals:       "95% normal intervals whose variance adds the sampling variance (from noisy sums of squared per-pupil changes) to the DP noise variance (delta method); they do not cover bias from clamping or from confounding the matching does not remove",
 		}
-	}
-	if p.Impact != nil {
 		for _, prog := range c.Programmes {
 			// [] rather than null: "all of the trust's".
-			pool := publish.ComparisonPool{Schools: append([]string{}, prog.Schools...), YearGroups: append([]int{}, prog.YearGroups...)}
-			p.Impact.ComparisonPools[prog.ID] = pool
+			p.Impact.ComparisonPools[prog.ID] = publish.ComparisonPool{Schools: append([]string{}, prog.Schools...), YearGroups: append([]int{}, prog.YearGroups...)}
 		}
 	}
 	return p

@@ -390,6 +390,13 @@ func TestRunPublishesVerifiableRelease(t *testing.T) {
 	}
 	if im := m.Privacy.Impact; im == nil || im.MaxMonthsPerPupil != int64(m.Privacy.MaxProgrammesPerPupil) || len(im.ComparisonPools) != 3 {
 		t.Errorf("manifest impact privacy section incomplete: %+v", im)
+	} else {
+		// The demo's programmes run everywhere: empty lists, never null.
+		for id, pool := range im.ComparisonPools {
+			if pool.Schools == nil || pool.YearGroups == nil || len(pool.Schools)+len(pool.YearGroups) != 0 {
+				t.Errorf("comparison pool of %s = %+v, want [] and [] (the whole trust)", id, pool)
+			}
+		}
 	}
 	// The published manifest names inputs by hash only: exact row counts are
 	// not differentially private. The accounting is in the private summary.
