@@ -3,12 +3,15 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/outcomes/outcomes/pipeline/config"
@@ -16,6 +19,7 @@ import (
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
 	"github.com/outcomes/outcomes/transforms/privacy"
+	"github.com/outcomes/outcomes/transforms/windows"
 )
 
 // impactWeights split the impact table's epsilon across its measures. The
@@ -206,7 +210,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 		return nil, err
 	}
 	defer func() {
-		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "impact_windows"} {
+		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "impact_slots", "impact_window_counts", "impact_windows"} {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
 		}
 	}()
@@ -293,8 +297,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	}
 
 	// Step 2: the windows, bounded per pupil.
-	im := c.Impact
-	if err := buildImpactWindows(ctx, conn, c, plan, salt, searchRadiusDays(im.WindowSessions), impactBatchPupils); err != nil {
+	if err := buildImpactWindows(ctx, conn, r.windowParams(plan, salt)); err != nil {
 		return nil, err
 	}
 
@@ -314,43 +317,160 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	return postprocess.ImpactTable(cells, plan.layout)
 }
 
-// searchRadiusDays is how far from an index date impact_windows.sql first
-// looks for a window's sessions: a window of n possible sessions spans n/2
-// school days, 0.7 n calendar days in term, so 7n/6 days (70 for the
-// default 60) also covers a two-week holiday and a half term. Slots it does
-// not cover are ranked over the whole year, so the radius changes the cost,
-// never the result. On the demo trust, best of six: 0.65 s at 70 days, 0.75 s
-// at 90, 0.79 s at 60 (more slots ranked twice), 1.28 s at 50.
-func searchRadiusDays(windowSessions int) int { return (windowSessions*7 + 5) / 6 }
+// windowParams are buildImpactWindows' settings, from configuration.
+type windowParams struct {
+	salt, maxProgrammes                       int64
+	window, minWindow, minBaseline, maxChange int64 // sessions; maxChange in hundredths of a point
+}
 
-// impactBatchPupils is how many pupils impact_windows.sql handles at once.
-// Ranking sessions around index dates holds a batch's sessions in memory:
-// a trust (20,000 pupils, 7.8 million marks) is one batch, and a region's
-// 250,000 pupils are 13, each reading the sessions once more (about 1.5 s
-// each) in exchange for a thirteenth of the memory.
-const impactBatchPupils = 20_000
+func (r *Runner) windowParams(plan impactPlan, salt int64) windowParams {
+	im := r.Config.Impact
+	return windowParams{salt: salt, maxProgrammes: int64(r.Config.Privacy.MaxProgrammesPerPupil), window: int64(im.WindowSessions),
+		minWindow: int64(im.MinWindowSessions), minBaseline: int64(im.MinBaselineSessions), maxChange: plan.layout.MaxChangeBP}
+}
 
-// buildImpactWindows fills the temp table impact_windows, batchPupils
-// pupils at a time.
-func buildImpactWindows(ctx context.Context, conn *sql.Conn, c *config.Config, plan impactPlan, salt int64, radiusDays, batchPupils int) error {
-	var pupils int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM pupils").Scan(&pupils); err != nil {
+// buildImpactWindows fills the temp table impact_windows: the slots
+// (impact_slots.sql), then each slot pupil's possible sessions from
+// pupil_terms (impact_sessions.sql), in which Go finds the windows
+// (transforms/windows) and appends their counts to impact_window_counts,
+// then the measures (impact_windows.sql). It holds one pupil's sessions at a
+// time as it finds windows, so memory follows the slots, not the sessions.
+func buildImpactWindows(ctx context.Context, conn *sql.Conn, p windowParams) error {
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE impact_slots AS "+queries.Get("impact_slots"), p.salt, p.maxProgrammes); err != nil {
+		return fmt.Errorf("impact slots: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE impact_window_counts (pupil_key BIGINT, programme_idx INTEGER,
+		participant BOOLEAN, period_idx INTEGER, pre_possible BIGINT, pre_attended BIGINT, post_possible BIGINT, post_attended BIGINT,
+		base_possible BIGINT, base_absent BIGINT)`); err != nil {
 		return fmt.Errorf("impact windows: %w", err)
 	}
-	batches := max(1, (pupils+int64(batchPupils)-1)/int64(batchPupils))
-	im := c.Impact
-	q := queries.Get("impact_windows")
-	for b := int64(0); b < batches; b++ {
-		stmt := "INSERT INTO impact_windows " + q
-		if b == 0 {
-			stmt = "CREATE OR REPLACE TEMP TABLE impact_windows AS " + q
-		}
-		if _, err := conn.ExecContext(ctx, stmt, salt, int64(c.Privacy.MaxProgrammesPerPupil), int64(im.WindowSessions),
-			int64(im.MinWindowSessions), plan.layout.MaxChangeBP, int64(im.MinBaselineSessions), int64(radiusDays), batches, b); err != nil {
-			return fmt.Errorf("impact windows (batch %d of %d): %w", b+1, batches, err)
-		}
+	if err := countWindows(ctx, conn, int(p.window)); err != nil {
+		return fmt.Errorf("impact windows: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE impact_windows AS "+queries.Get("impact_windows"),
+		p.minWindow, p.maxChange, p.minBaseline); err != nil {
+		return fmt.Errorf("impact windows: %w", err)
 	}
 	return nil
+}
+
+// impactSlot is one row of impact_slots.
+type impactSlot struct {
+	programme, period int32
+	participant       bool
+	index             windows.HalfDay
+}
+
+// countWindows reads the slots, then streams the slot pupils' sessions in
+// pupil order and appends each slot's window counts to
+// impact_window_counts. A slot pupil with no possible session still gets
+// a row (of zeros), which the minimum window size then drops.
+func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error {
+	var slots int
+	if err := conn.QueryRowContext(ctx, "SELECT term_slots()").Scan(&slots); err != nil {
+		return err
+	}
+	bySlotPupil := map[int64][]impactSlot{}
+	rows, err := conn.QueryContext(ctx, "SELECT pupil_key, programme_idx, participant, period_idx, index_date FROM impact_slots")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var pupil int64
+		var s impactSlot
+		var d time.Time
+		if err := rows.Scan(&pupil, &s.programme, &s.participant, &s.period, &d); err != nil {
+			rows.Close()
+			return err
+		}
+		s.index = windows.HalfDayOf(d)
+		bySlotPupil[pupil] = append(bySlotPupil[pupil], s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// The counts are appended after the sessions' result is closed: an
+	// appender flushing on the connection would end a result still streaming.
+	type countRow struct {
+		pupil int64
+		slot  impactSlot
+		w     windows.Counts
+	}
+	var out []countRow
+	var pupil windows.Pupil
+	measure := func(key int64) {
+		for _, s := range bySlotPupil[key] {
+			out = append(out, countRow{key, s, pupil.Around(s.index, windowSessions)})
+		}
+		delete(bySlotPupil, key)
+	}
+	return conn.Raw(func(driverConn any) error {
+		rows, err := queryDriver(ctx, driverConn, queries.Get("impact_sessions"))
+		if err != nil {
+			return err
+		}
+		current, started := int64(0), false
+		pupil.Reset()
+		vals := make([]driver.Value, 4)
+		for {
+			if err := rows.Next(vals); err == io.EOF {
+				break
+			} else if err != nil {
+				rows.Close()
+				return err
+			}
+			key, ok1 := vals[0].(int64)
+			start, ok2 := vals[1].(time.Time)
+			possible, ok3 := vals[2].([]byte)
+			attended, ok4 := vals[3].([]byte)
+			if !(ok1 && ok2 && ok3 && ok4) {
+				rows.Close()
+				return fmt.Errorf("impact_sessions.sql returned %T, %T, %T, %T", vals[0], vals[1], vals[2], vals[3])
+			}
+			if started && key != current {
+				measure(current)
+				pupil.Reset()
+			}
+			current, started = key, true
+			if err := pupil.AddTerm(windows.HalfDayOf(start), slots, possible, attended); err != nil {
+				rows.Close()
+				return fmt.Errorf("pupil %d: %w", key, err)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if started {
+			measure(current)
+		}
+		pupil.Reset() // slot pupils with no possible session: windows of zero
+		for key := range bySlotPupil {
+			measure(key)
+		}
+		app, err := duckdb.NewAppender(driverConn.(driver.Conn), "temp", "main", "impact_window_counts")
+		if err != nil {
+			return err
+		}
+		for _, r := range out {
+			if err := app.AppendRow(r.pupil, r.slot.programme, r.slot.participant, r.slot.period, r.w.PrePossible, r.w.PreAttended,
+				r.w.PostPossible, r.w.PostAttended, r.w.BasePossible, r.w.BaseAbsent); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		return app.Close()
+	})
+}
+
+// queryDriver runs a query on the driver connection inside conn.Raw, where
+// the *sql.Conn itself cannot be used.
+func queryDriver(ctx context.Context, driverConn any, q string) (driver.Rows, error) {
+	qc, ok := driverConn.(driver.QueryerContext)
+	if !ok {
+		return nil, fmt.Errorf("the DuckDB connection cannot query")
+	}
+	return qc.QueryContext(ctx, q, nil)
 }
 
 // orAny is vs as query arguments, or a single NULL ("any") when vs is empty.

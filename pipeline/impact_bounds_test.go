@@ -85,7 +85,7 @@ func checkImpactBounds(t *testing.T, period string, maxProg int) {
 		}
 	}
 	salt := int64(987654321)
-	if err := buildImpactWindows(ctx, conn, cfg, plan, salt, searchRadiusDays(cfg.Impact.WindowSessions), impactBatchPupils); err != nil {
+	if err := buildImpactWindows(ctx, conn, r.windowParams(plan, salt)); err != nil {
 		t.Fatal(err)
 	}
 	// Histogram: keys per pupil.

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,81 +291,6 @@ func TestImpactComparisonComesFromTheProgrammesSchoolsAndYearGroups(t *testing.T
 	}
 	if c, _, _ := count([]string{cfg.Schools[0].URN}, []int{14}); c != 0 {
 		t.Errorf("restricted to a year group no pupil is in, the comparison has %d pupils, want 0", c)
-	}
-}
-
-// TestImpactWindowsSearchRadius checks buildImpactWindows on a generated
-// trust: at the default search radius, in one batch or in batches of 37
-// pupils, the windows table is the one a whole year's radius gives.
-// queries/impact_ranking_test.go compares the query itself with the plain
-// full ranking over radii from 0 to 400 days on adversarial data.
-func TestImpactWindowsSearchRadius(t *testing.T) {
-	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 150, Seed: 3})
-	cfg.Privacy.MaxProgrammesPerPupil = 2
-	r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
-	if _, err := r.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	conn := warehouseConn(t, r)
-	plan := r.impactPlan()
-	if err := defineImpactTables(ctx, conn, plan, cfg.Programmes); err != nil {
-		t.Fatal(err)
-	}
-	// Pseudo index dates spread evenly over the terms' months.
-	for pi := range cfg.Programmes {
-		for i, m := range plan.months {
-			hi := float64(i+1) / float64(len(plan.months))
-			if i == len(plan.months)-1 {
-				hi = 2
-			}
-			days := int(m.AddDate(0, 1, 0).Sub(m).Hours() / 24)
-			if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_months VALUES (?, ?::DATE, ?, ?, ?)", pi, m.Format(time.DateOnly),
-				days, float64(i)/float64(len(plan.months)), hi); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	windows := func(radius, batchPupils int) []string {
-		t.Helper()
-		if err := buildImpactWindows(ctx, conn, cfg, plan, 777, radius, batchPupils); err != nil {
-			t.Fatalf("radius %d, batches of %d: %v", radius, batchPupils, err)
-		}
-		rows, err := conn.QueryContext(ctx, `SELECT concat_ws(' ', pupil_key, programme_idx, period_idx, participant, change_bp, change_sq, pa_change, stratum)
-			FROM impact_windows ORDER BY ALL`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
-	}
-	want := windows(400, impactBatchPupils)
-	if len(want) < 100 {
-		t.Fatalf("only %d windows over a whole year's radius", len(want))
-	}
-	radius := searchRadiusDays(cfg.Impact.WindowSessions)
-	for _, tc := range []struct{ radius, batchPupils int }{
-		{radius, impactBatchPupils},
-		{radius, 37}, // 9 batches for this trust of 300
-	} {
-		got := windows(tc.radius, tc.batchPupils)
-		if !slices.Equal(got, want) {
-			diff := 0
-			for i := range min(len(got), len(want)) {
-				if got[i] != want[i] {
-					diff++
-				}
-			}
-			t.Errorf("radius %d days, batches of %d pupils: %d windows (want %d), %d differ from the whole year's", tc.radius, tc.batchPupils, len(got), len(want), diff)
-		}
 	}
 }
 

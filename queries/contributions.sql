@@ -26,15 +26,15 @@
 -- Keys leave as integers, the positions in the configured lists: school_idx
 -- (-1 for the trust), term_idx, and programme_idx (-1 for all pupils).
 WITH per_school AS (
-    SELECT s.pupil_key, sc.idx AS school_idx, t.term_idx, t.max_sessions,
-           count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) AS possible,
-           count(*) FILTER (WHERE s.category = 'AUTH')   AS authorised,
-           count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised
-    FROM sessions s
-    JOIN cfg_schools sc ON sc.urn = s.school_urn
-    JOIN cfg_dates t USING (session_date)
-    GROUP BY s.pupil_key, sc.idx, t.term_idx, t.max_sessions
-    HAVING count(*) FILTER (WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')) > 0
+    -- pupil_terms holds each pupil's possible, authorised and unauthorised
+    -- sessions per school and term (summarise_sessions.sql), so this reads
+    -- one row per pupil, school and term rather than every session.
+    SELECT pt.pupil_key, sc.idx AS school_idx, t.idx AS term_idx, t.max_sessions,
+           pt.possible, pt.authorised, pt.unauthorised
+    FROM pupil_terms pt
+    JOIN cfg_schools sc ON sc.urn = pt.school_urn
+    JOIN cfg_terms t USING (term_id)
+    WHERE pt.possible > 0
 ),
 school_level AS (
     SELECT pupil_key, school_idx, term_idx, max_sessions, possible, authorised, unauthorised

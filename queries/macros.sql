@@ -23,8 +23,9 @@ CREATE OR REPLACE TEMP MACRO demographics(fore, sur, dob, pc, sex) AS
 -- session_distance orders a pupil's sessions outwards from an index date, on
 -- each side: the closest half day on either side is smallest (before: the
 -- PM of the day before, then its AM; after: the AM of the day after, then
--- its PM), and no two sessions of one side tie. impact_windows.sql ranks
--- sessions by it to find the windows.
+-- its PM), and no two sessions of one side tie. The reference definition of
+-- the impact windows (testdata/impact_windows_reference.sql) ranks sessions
+-- by it; the pipeline finds them in Go (transforms/windows) in the same order.
 CREATE OR REPLACE TEMP MACRO session_distance(session_date, session, index_date) AS
     abs(2 * (session_date - index_date) + CASE WHEN session = 'PM' THEN 1 ELSE 0 END);
 

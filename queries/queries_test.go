@@ -47,15 +47,18 @@ var pipelineSteps = []step{
 	{name: "load_pupil_keys"},
 	{name: "load_sessions"},
 	{name: "load_participation"},
+	// ingest.Commit adds the loaded marks to pupil_terms through this view.
+	{name: "summarise_sessions", prefix: "CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM sessions; "},
 	// $1 is the release's salt, $2 max_programmes_per_pupil.
 	{name: "contributions", selects: true, args: []any{int64(7), int64(2)}},
 	// The impact table (pipeline.runImpact), after setupImpact: $1 salt, $2
-	// max_programmes_per_pupil; then window, min window, max change (in
-	// hundredths of a point), min baseline sessions, search radius in days,
-	// batches and this batch (pipeline.buildImpactWindows).
+	// max_programmes_per_pupil; then (pipeline.buildImpactWindows) the slots,
+	// their pupils' sessions, and the measures from the window counts: min
+	// window, max change (in hundredths of a point), min baseline sessions.
 	{name: "impact_index_dates", selects: true, args: []any{int64(7), int64(1)}},
-	{name: "impact_windows", args: []any{int64(7), int64(1), int64(60), int64(30), int64(3000), int64(10), int64(90), int64(1), int64(0)},
-		prefix: "CREATE OR REPLACE TEMP TABLE impact_windows AS "},
+	{name: "impact_slots", args: []any{int64(7), int64(1)}, prefix: "CREATE OR REPLACE TEMP TABLE impact_slots AS "},
+	{name: "impact_sessions", selects: true},
+	{name: "impact_windows", args: []any{int64(30), int64(3000), int64(10)}, prefix: "CREATE OR REPLACE TEMP TABLE impact_windows AS "},
 	{name: "impact_contributions", selects: true},
 }
 
@@ -68,6 +71,9 @@ func setupImpact(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
+		// pipeline.countWindows appends to it from Go.
+		`CREATE OR REPLACE TEMP TABLE impact_window_counts (pupil_key BIGINT, programme_idx INTEGER, participant BOOLEAN, period_idx INTEGER,
+			pre_possible BIGINT, pre_attended BIGINT, post_possible BIGINT, post_attended BIGINT, base_possible BIGINT, base_absent BIGINT)`,
 	} {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -202,6 +208,11 @@ func TestEveryQueryBinds(t *testing.T) {
 	wantIndex := []column{{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"index_date", "DATE"}}
 	if got := selected["impact_index_dates"]; !reflect.DeepEqual(got, wantIndex) {
 		t.Errorf("impact_index_dates columns = %v, want %v", got, wantIndex)
+	}
+	// pipeline.countWindows reads these by position, the bitstrings as bytes.
+	wantSessions := []column{{"pupil_key", "BIGINT"}, {"start_date", "DATE"}, {"possible_days", "BLOB"}, {"attended_days", "BLOB"}}
+	if got := selected["impact_sessions"]; !reflect.DeepEqual(got, wantSessions) {
+		t.Errorf("impact_sessions columns = %v, want %v", got, wantSessions)
 	}
 	wantImpact := []column{
 		{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"period_idx", "INTEGER"}, {"breakdown", "VARCHAR"},

@@ -83,8 +83,9 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 
 // SchemaVersion is the warehouse layout this code reads and writes. Version 9
 // stores a session's half-day, mark and category as enums (version 8 had
-// strings); checkVersion migrates a version 8 warehouse in place.
-const SchemaVersion = 9
+// strings); version 10 adds pupil_terms, the per-pupil summary of sessions
+// that ingest.Commit keeps. checkVersion migrates older layouts in place.
+const SchemaVersion = 10
 
 // migrations bring a warehouse from the version it is keyed by to the next,
 // each in one transaction with the new version's stamp.
@@ -94,6 +95,10 @@ var migrations = map[int][]string{
 		"ALTER TABLE sessions ALTER COLUMN mark SET DATA TYPE attendance_mark",
 		"ALTER TABLE sessions ALTER COLUMN category SET DATA TYPE attendance_category",
 	},
+	// The schema has created pupil_terms empty, with no calendar recorded,
+	// so the next Commit builds it from every session. Older code must not
+	// add sessions without it, hence the new version.
+	9: {},
 }
 
 // migrate applies migrations from version v up to SchemaVersion.

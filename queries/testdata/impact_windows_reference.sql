@@ -1,6 +1,9 @@
--- The plain definition of impact_windows.sql (commit 01c017c), kept as the
--- reference for queries/impact_windows_test.go: rank every possible session
--- of the year by its distance from each index date. Not run by the pipeline.
+-- The plain definition of the impact windows in SQL (impact_windows.sql at
+-- commit 01c017c), kept as the reference for
+-- pipeline/impact_reference_test.go: rank every possible session of the year
+-- by its distance from each index date. Not run by the pipeline, which finds
+-- the windows in Go (impact_slots.sql, impact_sessions.sql, transforms/windows,
+-- impact_windows.sql).
 -- Impact, step 2: one row per pupil and programme with the pupil's pre and
 -- post windows around an index date (temp table impact_windows).
 --

@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/outcomes/outcomes/fixtures"
+	"github.com/outcomes/outcomes/queries"
+	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
+)
+
+// TestSummaryStaysEqualToSessions: ingest.Commit keeps pupil_terms by adding
+// each run's new marks, and rebuilds it when sessions are deleted or the
+// terms change. After every kind of run, the summary it kept must equal one
+// built afresh from the sessions.
+func TestSummaryStaysEqualToSessions(t *testing.T) {
+	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 40, Seed: 11})
+	src := cfg.Path(cfg.Inputs.Attendance[0])
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three files: the year to Easter, the summer term but its last week,
+	// and that last week, so two runs only add marks.
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	parts := []string{"2025-04-01", "2025-07-14", "9999"}
+	files := make([]strings.Builder, len(parts))
+	for i := range files {
+		files[i].WriteString(lines[0] + "\n")
+	}
+	for _, l := range lines[1:] {
+		date := strings.Split(l, ",")[2]
+		for i, cut := range parts {
+			if date < cut {
+				files[i].WriteString(l + "\n")
+				break
+			}
+		}
+	}
+	var paths []string
+	for i := range files {
+		p := src + "." + parts[i] + ".csv"
+		if err := os.WriteFile(p, []byte(files[i].String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
+	steps := []struct {
+		name string
+		do   func()
+	}{
+		{"a first load", func() { cfg.Inputs.Attendance = paths[:1] }},
+		{"a new file added", func() { cfg.Inputs.Attendance = paths[:2] }},
+		{"another added", func() { cfg.Inputs.Attendance = paths }},
+		{"a file re-sent with a mark changed", func() {
+			b, _ := os.ReadFile(paths[1])
+			edited := strings.Replace(string(b), ",AM,/\n", ",AM,N\n", 1)
+			if edited == string(b) {
+				t.Fatal("no mark to edit")
+			}
+			os.WriteFile(paths[1], []byte(edited), 0o600)
+		}},
+		{"the summer term a week shorter", func() {
+			last := len(cfg.Terms) - 1
+			cfg.Terms[last].End = "2025-07-11"
+		}},
+		{"a file dropped", func() { cfg.Inputs.Attendance = []string{paths[0], paths[2]} }},
+	}
+	for _, s := range steps {
+		s.do()
+		if _, err := r.Run(context.Background()); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		kept, rebuilt := summaryAndRebuild(t, r)
+		if len(kept) == 0 {
+			t.Fatalf("%s: the summary is empty", s.name)
+		}
+		if !slices.Equal(kept, rebuilt) {
+			diff := 0
+			for _, k := range kept {
+				if !slices.Contains(rebuilt, k) {
+					diff++
+				}
+			}
+			t.Errorf("%s: the summary kept has %d rows, %d of them not in the %d rebuilt from sessions", s.name, len(kept), diff, len(rebuilt))
+		}
+	}
+}
+
+// summaryAndRebuild reads pupil_terms, then rebuilds it from every session
+// in a transaction it rolls back, and reads that.
+func summaryAndRebuild(t *testing.T, r *Runner) (kept, rebuilt []string) {
+	t.Helper()
+	ctx := context.Background()
+	conn := warehouseConn(t, r)
+	read := func(q queryer) []string {
+		return textRows(ctx, t, q, `SELECT concat_ws(' ', pupil_key, school_urn, term_id, possible, authorised, unauthorised,
+			CAST(possible_days AS VARCHAR), CAST(attended_days AS VARCHAR)) FROM pupil_terms ORDER BY ALL`)
+	}
+	kept = read(conn)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{"DELETE FROM pupil_terms",
+		"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM sessions",
+		queries.Get("summarise_sessions")} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return kept, read(tx)
+}
