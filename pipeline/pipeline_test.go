@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -553,6 +554,73 @@ func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
 	run(t, runner)
 	if n := sessionsInWarehouse(t, cfg); n != olderRows {
 		t.Errorf("after dropping the new file: %d sessions, want %d", n, olderRows)
+	}
+}
+
+// TestNightlyRunKeepsAnUnchangedRoster: when the roster and participation
+// files and what they are checked against are unchanged, a nightly run does
+// not read them again; it keeps the pupils, participation and linkage report
+// of the run that did, and publishes what reading them would have. A changed
+// participation file or programme list makes the next run read both.
+func TestNightlyRunKeepsAnUnchangedRoster(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 31})
+	exact(cfg)
+	older, newer, _ := splitAttendance(t, cfg, "2025-07-22")
+	runner := &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()}
+	read := func(res *pipeline.Result) map[string]bool {
+		out := map[string]bool{}
+		for _, in := range res.Inputs {
+			out[in.Source] = out[in.Source] || in.Ingested
+		}
+		return out
+	}
+
+	cfg.Inputs.Attendance = []string{older}
+	first := run(t, runner)
+	cfg.Inputs.Attendance = []string{older, newer}
+	second := run(t, runner)
+	if got := read(second); got["roster"] || got["participation"] || !got["attendance"] {
+		t.Errorf("nightly run read %v, want only attendance", got)
+	}
+	if !reflect.DeepEqual(second.Linkage, first.Linkage) || len(second.Linkage) == 0 {
+		t.Errorf("nightly linkage report %+v, want the first run's %+v", second.Linkage, first.Linkage)
+	}
+
+	// The same inputs from an empty state folder, reading everything.
+	fresh := *cfg
+	fresh.Run.StateDir = filepath.Join(t.TempDir(), "state")
+	fresh.Run.OutputDir = filepath.Join(t.TempDir(), "out")
+	cold := run(t, &pipeline.Runner{Config: &fresh, Logger: quietLogger(), Noise: privacytest.NoNoise()})
+	if got := read(cold); !got["roster"] || !got["participation"] {
+		t.Fatalf("a cold run read %v", got)
+	}
+	if !reflect.DeepEqual(index(second.Rows), index(cold.Rows)) {
+		t.Error("the nightly run's attendance table differs from a cold run's on the same inputs")
+	}
+	if !reflect.DeepEqual(second.Linkage, cold.Linkage) {
+		t.Errorf("nightly linkage %+v, cold %+v", second.Linkage, cold.Linkage)
+	}
+
+	// A participation file with one record fewer is read, with the roster.
+	part := cfg.Path(cfg.Inputs.Participation[0])
+	b, _ := os.ReadFile(part)
+	lines := strings.SplitAfterN(string(b), "\n", 3)
+	os.WriteFile(part, []byte(lines[0]+lines[2]), 0o600)
+	third := run(t, runner)
+	if got := read(third); !got["roster"] || !got["participation"] {
+		t.Errorf("after a participation file changed, the run read %v, want the roster and participation too", got)
+	}
+	if reflect.DeepEqual(third.Linkage, second.Linkage) {
+		t.Error("the linkage report did not change with the participation file")
+	}
+	// Unchanged again: kept.
+	if got := read(run(t, runner)); got["roster"] || got["participation"] {
+		t.Errorf("an unchanged run read %v", got)
+	}
+	// The programmes configured otherwise: read again.
+	cfg.Programmes[0].Name += " (renamed)"
+	if got := read(run(t, runner)); !got["roster"] || !got["participation"] {
+		t.Errorf("after the programmes changed, the run read %v, want the roster and participation too", got)
 	}
 }
 

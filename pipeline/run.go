@@ -31,6 +31,7 @@ import (
 	"github.com/outcomes/outcomes/pipeline/publish"
 	"github.com/outcomes/outcomes/pipeline/report"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
 	"github.com/outcomes/outcomes/transforms/privacy"
@@ -203,7 +204,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	runDir := filepath.Join(stateDir, "runs", runID)
 	defer ingest.DropStaging(conn)
 	loaded, err := ingest.LoadWithOptions(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"),
-		ingest.Options{Logger: log, Progress: r.Progress})
+		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok)})
 	if err != nil {
 		return nil, err
 	}
@@ -653,6 +654,27 @@ func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, kind string, stats []inge
 	}
 	sort.Strings(ins)
 	fmt.Fprintf(h, "inputs %s\n", strings.Join(ins, ","))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// rosterContext describes what the roster and participation files are
+// checked and linked against besides their content (ingest.Options): the
+// configuration they are read and validated with, the keys their tokens are
+// made with, and the code that validates and links them. When it changes,
+// the files are read again.
+func (r *Runner) rosterContext(tok *pseudonym.Tokeniser) string {
+	c := r.Config
+	h := sha256.New()
+	shape, _ := json.Marshal(struct {
+		Schools    []config.School
+		Terms      []config.Term
+		Programmes []config.Programme
+		Sources    map[string]config.Format
+	}{c.Schools, c.Terms, c.Programmes, c.Sources})
+	fmt.Fprintf(h, "code %s\nkey %s\nlinkage key %s\nconfig %s\n", r.CodeVersion, tok.Fingerprint(), tok.Linkage().Fingerprint(), shape)
+	for _, q := range []string{"macros", "validate_roster", "stage_pupils", "validate_participation"} {
+		fmt.Fprintf(h, "%s %s\n", q, queries.Get(q))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS pupil_terms (
     attended_days BIT NOT NULL      -- the same for the attended ones (P or AEA)
 );
 CREATE TABLE IF NOT EXISTS pupil_terms_calendar (calendar VARCHAR NOT NULL);
+-- What the pupils and participation tables were built in (ingest.Commit):
+-- a description of the configuration, keys and code they depend on, and the
+-- linkage report (exact counts: private). A run whose roster and
+-- participation files and context are unchanged keeps both tables and
+-- reports this linkage instead of reading the files again.
+CREATE TABLE IF NOT EXISTS roster_state (
+    context VARCHAR NOT NULL,
+    linkage VARCHAR NOT NULL        -- JSON: ingest.Linkage per programme
+);
 CREATE TABLE IF NOT EXISTS participation (
     programme  VARCHAR NOT NULL,
     pupil_key  BIGINT,              -- NULL when the record links to no roster pupil

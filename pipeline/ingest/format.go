@@ -18,6 +18,12 @@ type Options struct {
 	// Progress, when set, is told as each step starts and ends (a bar on a
 	// terminal); otherwise progress goes to Logger as periodic lines.
 	Progress func(done, total int, step string)
+	// RosterContext names everything besides the files that decides how the
+	// roster and participation files come out: the configuration they are
+	// checked and linked against, the keys, the code. When it and those
+	// files are the ones the warehouse's pupils and participation were built
+	// from, Load does not read them again. Empty: always read them.
+	RosterContext string
 
 	tempDir string // the run's private temp folder: DuckDB's spill folder
 }

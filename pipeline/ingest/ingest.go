@@ -137,6 +137,12 @@ type Result struct {
 	Removed []int
 	// Steps times each step of the load, for logs and benchmarks.
 	Steps []Step
+	// RosterKept is set when the roster and participation files were not
+	// read again (Options.RosterContext): Commit keeps the pupils and
+	// participation the warehouse holds, and Linkage is the stored report.
+	RosterKept bool
+	// rosterContext is recorded with the pupils Commit loads.
+	rosterContext string
 }
 
 // Step is one timed step of a load.
@@ -282,7 +288,9 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 // attendance file whose content the warehouse already holds is not read
 // again: the nightly cost follows the new data. A changed attendance file
 // replaces its earlier rows, and one no longer configured loses them. The
-// roster and participation files are small and always read in full.
+// roster and participation files are read in full, unless they and what they
+// are checked against are unchanged (Options.RosterContext): the warehouse's
+// pupils and participation then stand.
 // DefinePartitions must have run on conn; DropStaging must follow.
 func Load(ctx context.Context, conn *sql.Conn, files []File, tok *pseudonym.Tokeniser, quarantineDir string) (*Result, error) {
 	return LoadWithOptions(ctx, conn, files, tok, quarantineDir, Options{})
@@ -329,14 +337,24 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		_, err := conn.ExecContext(ctx, "INSERT INTO replaced_files VALUES (?)", id)
 		return err
 	}
+	// The roster and participation files are small: hashed every run.
+	sums := map[string]string{}
 	rosterSHA := ""
 	for _, f := range files {
-		if f.Source == schemas.SourceRoster {
-			if rosterSHA, err = fileSHA256(f.Path); err != nil {
+		if f.Source != schemas.SourceAttendance {
+			if sums[f.Path], err = fileSHA256(f.Path); err != nil {
 				return nil, err
 			}
 		}
+		if f.Source == schemas.SourceRoster {
+			rosterSHA = sums[f.Path]
+		}
 	}
+	storedLinkage, kept, err := rosterUnchanged(ctx, conn, files, stored, sums, opt.RosterContext)
+	if err != nil {
+		return nil, err
+	}
+	res.RosterKept, res.rosterContext = kept, opt.RosterContext
 	for i, f := range files {
 		key := string(f.Source) + "\x00" + f.Path
 		configured[key] = true
@@ -345,8 +363,17 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		if err != nil {
 			return nil, fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 		}
-		sum := prev.stats.SHA256
-		if !known || f.Source != schemas.SourceAttendance || prev.stats.stat != st || st.inode == 0 {
+		if kept && f.Source != schemas.SourceAttendance {
+			stats[i] = prev.stats
+			stats[i].Ingested = false
+			progress.done("unchanged " + string(f.Source) + " " + filepath.Base(f.Path))
+			continue
+		}
+		sum, hashed := sums[f.Path]
+		if !hashed {
+			sum = prev.stats.SHA256
+		}
+		if !hashed && (!known || prev.stats.stat != st || st.inode == 0) {
 			if sum, err = fileSHA256(f.Path); err != nil {
 				return nil, err
 			}
@@ -414,7 +441,13 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	if err := defineDateParsing(ctx, conn, formats); err != nil {
 		return nil, err
 	}
-	for _, q := range []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"} {
+	steps := []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"}
+	if kept {
+		// The roster and participation tables are empty this run; the
+		// pupils the new marks are checked against are the warehouse's.
+		steps[1] = "stage_known_pupils"
+	}
+	for _, q := range steps {
 		progress.start(q)
 		if _, err := conn.ExecContext(ctx, queries.Get(q)); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, plainDuckDBError(err))
@@ -428,9 +461,11 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	if err := writeQuarantine(ctx, conn, quarantineDir); err != nil {
 		return nil, err
 	}
-	linkage, err := linkageReport(ctx, conn)
-	if err != nil {
-		return nil, err
+	linkage := storedLinkage
+	if !kept {
+		if linkage, err = linkageReport(ctx, conn); err != nil {
+			return nil, err
+		}
 	}
 	step("count and quarantine")
 	res.Stats, res.Linkage = stats, linkage
@@ -439,7 +474,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 
 // Commit loads what Load checked into the warehouse in one transaction, so a
 // failed or killed run leaves the previous load: the roster and participation
-// are replaced, new and changed attendance files' marks replace their earlier
+// are replaced (unless Load kept them), new and changed attendance files' marks replace their earlier
 // rows, and input_files records every file read for the next run.
 func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) error {
 	tx, err := conn.BeginTx(ctx, nil)
@@ -453,15 +488,21 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 	if err := rebuildSummary(ctx, tx); err != nil {
 		return err
 	}
-	for _, q := range []string{
-		"DELETE FROM participation", "DELETE FROM pupils",
-		queries.Get("load_pupils"), queries.Get("load_pupil_keys"), queries.Get("load_sessions"), queries.Get("load_participation"),
+	loads := []string{queries.Get("load_sessions")}
+	if !res.RosterKept {
+		loads = append(loads, "DELETE FROM participation", "DELETE FROM pupils",
+			queries.Get("load_pupils"), queries.Get("load_pupil_keys"), queries.Get("load_participation"))
+		if err := recordRoster(ctx, tx, res); err != nil {
+			return err
+		}
+	}
+	for _, q := range append(loads,
 		// The marks loaded now are added to the summary from the checked
 		// rows: reading them back from sessions inside this transaction
 		// took seven times as long.
 		"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM checked_attendance WHERE outcome = 'loaded'",
 		queries.Get("summarise_sessions"), "DROP VIEW summary_input",
-	} {
+	) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load warehouse: %w", err)
 		}
@@ -492,6 +533,67 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		}
 	}
 	return tx.Commit()
+}
+
+// rosterUnchanged reports whether the roster and participation files can be
+// left unread: the same files as the warehouse's pupils and participation
+// were built from (by content hash, in sums, and read the same way), none
+// added or dropped, and the same context (Options.RosterContext). It also
+// returns the linkage report stored with them.
+func rosterUnchanged(ctx context.Context, conn *sql.Conn, files []File, stored map[string]storedFile, sums map[string]string, context string) ([]Linkage, bool, error) {
+	if context == "" {
+		return nil, false, nil
+	}
+	configured := 0
+	for _, f := range files {
+		if f.Source == schemas.SourceAttendance {
+			continue
+		}
+		configured++
+		prev, known := stored[string(f.Source)+"\x00"+f.Path]
+		if !known || prev.stats.SHA256 != sums[f.Path] || prev.stats.Format != formatKey(f.Format) {
+			return nil, false, nil
+		}
+	}
+	for _, prev := range stored {
+		if prev.stats.Source != string(schemas.SourceAttendance) {
+			configured--
+		}
+	}
+	if configured != 0 {
+		return nil, false, nil // a file dropped from the configuration
+	}
+	var builtFor, report string
+	err := conn.QueryRowContext(ctx, "SELECT context, linkage FROM roster_state").Scan(&builtFor, &report)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("read roster_state: %w", err)
+	}
+	if builtFor != context {
+		return nil, false, nil
+	}
+	var linkage []Linkage
+	if err := json.Unmarshal([]byte(report), &linkage); err != nil {
+		return nil, false, fmt.Errorf("roster_state: %w", err)
+	}
+	return linkage, true, nil
+}
+
+// recordRoster records, with the pupils and participation Commit loads, the
+// context they were built in and their linkage report, for rosterUnchanged.
+func recordRoster(ctx context.Context, tx *sql.Tx, res *Result) error {
+	report, err := json.Marshal(res.Linkage)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM roster_state"); err != nil {
+		return fmt.Errorf("record roster state: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO roster_state VALUES (?, ?)", res.rosterContext, string(report)); err != nil {
+		return fmt.Errorf("record roster state: %w", err)
+	}
+	return nil
 }
 
 // rebuildSummary keeps pupil_terms (summarise_sessions.sql) equal to
