@@ -3,15 +3,12 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/outcomes/outcomes/pipeline/config"
@@ -19,7 +16,6 @@ import (
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
 	"github.com/outcomes/outcomes/transforms/privacy"
-	"github.com/outcomes/outcomes/transforms/windows"
 )
 
 // impactWeights split the impact table's epsilon across its measures. The
@@ -352,125 +348,6 @@ func buildImpactWindows(ctx context.Context, conn *sql.Conn, p windowParams) err
 		return fmt.Errorf("impact windows: %w", err)
 	}
 	return nil
-}
-
-// impactSlot is one row of impact_slots.
-type impactSlot struct {
-	programme, period int32
-	participant       bool
-	index             windows.HalfDay
-}
-
-// countWindows reads the slots, then streams the slot pupils' sessions in
-// pupil order and appends each slot's window counts to
-// impact_window_counts. A slot pupil with no possible session still gets
-// a row (of zeros), which the minimum window size then drops.
-func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error {
-	var slots int
-	if err := conn.QueryRowContext(ctx, "SELECT term_slots()").Scan(&slots); err != nil {
-		return err
-	}
-	bySlotPupil := map[int64][]impactSlot{}
-	rows, err := conn.QueryContext(ctx, "SELECT pupil_key, programme_idx, participant, period_idx, index_date FROM impact_slots")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var pupil int64
-		var s impactSlot
-		var d time.Time
-		if err := rows.Scan(&pupil, &s.programme, &s.participant, &s.period, &d); err != nil {
-			rows.Close()
-			return err
-		}
-		s.index = windows.HalfDayOf(d)
-		bySlotPupil[pupil] = append(bySlotPupil[pupil], s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	// The counts are appended after the sessions' result is closed: an
-	// appender flushing on the connection would end a result still streaming.
-	type countRow struct {
-		pupil int64
-		slot  impactSlot
-		w     windows.Counts
-	}
-	var out []countRow
-	var pupil windows.Pupil
-	measure := func(key int64) {
-		for _, s := range bySlotPupil[key] {
-			out = append(out, countRow{key, s, pupil.Around(s.index, windowSessions)})
-		}
-		delete(bySlotPupil, key)
-	}
-	return conn.Raw(func(driverConn any) error {
-		rows, err := queryDriver(ctx, driverConn, queries.Get("impact_sessions"))
-		if err != nil {
-			return err
-		}
-		current, started := int64(0), false
-		pupil.Reset()
-		vals := make([]driver.Value, 4)
-		for {
-			if err := rows.Next(vals); err == io.EOF {
-				break
-			} else if err != nil {
-				rows.Close()
-				return err
-			}
-			key, ok1 := vals[0].(int64)
-			start, ok2 := vals[1].(time.Time)
-			possible, ok3 := vals[2].([]byte)
-			attended, ok4 := vals[3].([]byte)
-			if !(ok1 && ok2 && ok3 && ok4) {
-				rows.Close()
-				return fmt.Errorf("impact_sessions.sql returned %T, %T, %T, %T", vals[0], vals[1], vals[2], vals[3])
-			}
-			if started && key != current {
-				measure(current)
-				pupil.Reset()
-			}
-			current, started = key, true
-			if err := pupil.AddTerm(windows.HalfDayOf(start), slots, possible, attended); err != nil {
-				rows.Close()
-				return fmt.Errorf("pupil %d: %w", key, err)
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if started {
-			measure(current)
-		}
-		pupil.Reset() // slot pupils with no possible session: windows of zero
-		for key := range bySlotPupil {
-			measure(key)
-		}
-		app, err := duckdb.NewAppender(driverConn.(driver.Conn), "temp", "main", "impact_window_counts")
-		if err != nil {
-			return err
-		}
-		for _, r := range out {
-			if err := app.AppendRow(r.pupil, r.slot.programme, r.slot.participant, r.slot.period, r.w.PrePossible, r.w.PreAttended,
-				r.w.PostPossible, r.w.PostAttended, r.w.BasePossible, r.w.BaseAbsent); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		return app.Close()
-	})
-}
-
-// queryDriver runs a query on the driver connection inside conn.Raw, where
-// the *sql.Conn itself cannot be used.
-func queryDriver(ctx context.Context, driverConn any, q string) (driver.Rows, error) {
-	qc, ok := driverConn.(driver.QueryerContext)
-	if !ok {
-		return nil, fmt.Errorf("the DuckDB connection cannot query")
-	}
-	return qc.QueryContext(ctx, q, nil)
 }
 
 // orAny is vs as query arguments, or a single NULL ("any") when vs is empty.

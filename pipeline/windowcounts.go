@@ -1,0 +1,132 @@
+//go:build duckdb_arrow
+
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/queries"
+	"github.com/outcomes/outcomes/transforms/windows"
+)
+
+// impactSlot is one row of impact_slots.
+type impactSlot struct {
+	programme, period int32
+	participant       bool
+	index             windows.HalfDay
+}
+
+// countWindows reads the slots, then streams the slot pupils' sessions in
+// pupil order and appends each slot's window counts to
+// impact_window_counts. A slot pupil with no possible session still gets
+// a row (of zeros), which the minimum window size then drops.
+func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error {
+	var slots int
+	if err := conn.QueryRowContext(ctx, "SELECT term_slots()").Scan(&slots); err != nil {
+		return err
+	}
+	bySlotPupil := map[int64][]impactSlot{}
+	rows, err := conn.QueryContext(ctx, "SELECT pupil_key, programme_idx, participant, period_idx, index_date FROM impact_slots")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var pupil int64
+		var s impactSlot
+		var d time.Time
+		if err := rows.Scan(&pupil, &s.programme, &s.participant, &s.period, &d); err != nil {
+			rows.Close()
+			return err
+		}
+		s.index = windows.HalfDayOf(d)
+		bySlotPupil[pupil] = append(bySlotPupil[pupil], s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// The counts are appended after the sessions' result is released: an
+	// appender flushing on the connection would end a result still streaming.
+	type countRow struct {
+		pupil int64
+		slot  impactSlot
+		w     windows.Counts
+	}
+	var out []countRow
+	var pupil windows.Pupil
+	measure := func(key int64) {
+		for _, s := range bySlotPupil[key] {
+			out = append(out, countRow{key, s, pupil.Around(s.index, windowSessions)})
+		}
+		delete(bySlotPupil, key)
+	}
+	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
+		reader, err := ar.QueryContext(ctx, queries.Get("impact_sessions"))
+		if err != nil {
+			return err
+		}
+		current, started := int64(0), false
+		pupil.Reset()
+		for reader.Next() {
+			rec := reader.RecordBatch()
+			keys, ok1 := rec.Column(0).(*array.Int64)
+			starts, ok2 := rec.Column(1).(*array.Date32)
+			possible, ok3 := rec.Column(2).(*array.Binary)
+			attended, ok4 := rec.Column(3).(*array.Binary)
+			counts, ok5 := rec.Column(4).(*array.Int64)
+			if !(ok1 && ok2 && ok3 && ok4 && ok5) {
+				reader.Release()
+				return fmt.Errorf("impact_sessions.sql arrived with schema %s", rec.Schema())
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				key := keys.Value(i)
+				if started && key != current {
+					measure(current)
+					pupil.Reset()
+				}
+				current, started = key, true
+				first := windows.HalfDay(2 * int64(starts.Value(i)))
+				before := pupil.Sessions()
+				if err := pupil.AddTerm(first, slots, possible.Value(i), attended.Value(i)); err != nil {
+					reader.Release()
+					return fmt.Errorf("pupil %d: %w", key, err)
+				}
+				if n := int64(pupil.Sessions() - before); n != counts.Value(i) {
+					reader.Release()
+					return fmt.Errorf("pupil %d: a term's bitstring holds %d sessions, its count says %d", key, n, counts.Value(i))
+				}
+			}
+		}
+		err = reader.Err()
+		reader.Release()
+		if err != nil {
+			return err
+		}
+		if started {
+			measure(current)
+		}
+		pupil.Reset() // slot pupils with no possible session: windows of zero
+		for key := range bySlotPupil {
+			measure(key)
+		}
+		app, err := duckdb.NewAppender(dc, "temp", "main", "impact_window_counts")
+		if err != nil {
+			return err
+		}
+		for _, r := range out {
+			if err := app.AppendRow(r.pupil, r.slot.programme, r.slot.participant, r.slot.period, r.w.PrePossible, r.w.PreAttended,
+				r.w.PostPossible, r.w.PostAttended, r.w.BasePossible, r.w.BaseAbsent); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		return app.Close()
+	})
+}
