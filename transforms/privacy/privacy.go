@@ -112,11 +112,10 @@ type cellAggregators struct {
 	pupils, persistent             *dpagg.Count
 	possible, authorised, unauthor *dpagg.BoundedSumInt64
 	maxSessions                    int64
-}
-
-type pupilPartition struct {
-	pupil int64
-	p     Partition
+	// seen holds the pupils who have contributed to this partition. Kept
+	// per partition, keyed by the pupil alone, it costs an integer hash per
+	// contribution instead of hashing the partition's three strings again.
+	seen map[int64]struct{}
 }
 
 // Aggregator accumulates contributions for a fixed list of public partitions.
@@ -126,7 +125,6 @@ type Aggregator struct {
 	partitions []Partition
 	cells      map[Partition]*cellAggregators
 	perPupil   map[int64]int64
-	seen       map[pupilPartition]struct{}
 	taken      bool
 }
 
@@ -148,7 +146,6 @@ func New(partitions []Partition, opt Options) (*Aggregator, error) {
 		opt:      opt,
 		cells:    make(map[Partition]*cellAggregators, len(partitions)),
 		perPupil: map[int64]int64{},
-		seen:     map[pupilPartition]struct{}{},
 	}
 	for _, p := range partitions {
 		if _, dup := a.cells[p]; dup {
@@ -191,9 +188,8 @@ func (a *Aggregator) newCell(maxSessions int64) (*cellAggregators, error) {
 			Lower: 0, Upper: maxSessions, Noise: a.opt.Noise,
 		})
 	}
-	var c cellAggregators
+	c := cellAggregators{maxSessions: maxSessions, seen: map[int64]struct{}{}}
 	var err error
-	c.maxSessions = maxSessions
 	if c.pupils, err = count(Pupils); err != nil {
 		return nil, err
 	}
@@ -224,14 +220,13 @@ func (a *Aggregator) Add(c Contribution) error {
 	if !ok {
 		return fmt.Errorf("privacy: contribution to partition %s, which is not in the configured partitions", c.Partition)
 	}
-	key := pupilPartition{c.PupilKey, c.Partition}
-	if _, dup := a.seen[key]; dup {
+	if _, dup := cell.seen[c.PupilKey]; dup {
 		return fmt.Errorf("privacy: a pupil contributed twice to partition %s; contributions must be pre-aggregated per pupil", c.Partition)
 	}
 	if a.perPupil[c.PupilKey] >= a.opt.MaxPartitions {
 		return fmt.Errorf("privacy: a pupil contributed to more than %d partitions; bound contributions before aggregating", a.opt.MaxPartitions)
 	}
-	a.seen[key] = struct{}{}
+	cell.seen[c.PupilKey] = struct{}{}
 	a.perPupil[c.PupilKey]++
 
 	possible := clamp(c.PossibleSessions, cell.maxSessions)
