@@ -12,6 +12,7 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
@@ -261,6 +262,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	if err != nil {
 		return nil, err
 	}
+	var months [][]any
 	for pi, prog := range c.Programmes {
 		est := make([]privacy.Estimate, len(plan.months))
 		for i, m := range plan.months {
@@ -286,10 +288,11 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 				hi = math.Nextafter(1, 2)
 			}
 			days := m.AddDate(0, 1, 0).Sub(m).Hours() / 24
-			if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_months VALUES (?, ?::DATE, ?, ?, ?)", pi, m.Format(time.DateOnly), int(days), lo, hi); err != nil {
-				return nil, fmt.Errorf("impact months: %w", err)
-			}
+			months = append(months, []any{pi, m.Format(time.DateOnly), int(days), lo, hi})
 		}
+	}
+	if err := warehouse.InsertRows(ctx, conn, "cfg_impact_months", "(?, ?::DATE, ?, ?, ?)", months); err != nil {
+		return nil, err
 	}
 
 	// Step 2: the windows, bounded per pupil.
@@ -379,28 +382,33 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 		}
 	}
 	edges := append(append([]float64{0}, plan.bands...), 2) // an absence share is at most 1
+	var bands, cells, periods [][]any
 	for i := 0; i+1 < len(edges); i++ {
-		if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_bands VALUES (?, ?, ?, false)", i, edges[i], edges[i+1]); err != nil {
-			return fmt.Errorf("define impact bands: %w", err)
-		}
+		bands = append(bands, []any{i, edges[i], edges[i+1], false})
 	}
-	if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_bands VALUES (?, NULL, NULL, true)", len(edges)-1); err != nil {
-		return fmt.Errorf("define impact bands: %w", err)
-	}
+	bands = append(bands, []any{len(edges) - 1, nil, nil, true})
 	// Where each programme runs, its comparison pool: the configured
 	// schools x year groups, NULL for "any".
 	for pi, prog := range programmes {
 		for _, s := range orAny(prog.Schools) {
 			for _, y := range orAny(prog.YearGroups) {
-				if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_cells VALUES (?, ?, ?)", pi, s, y); err != nil {
-					return fmt.Errorf("define impact cells: %w", err)
-				}
+				cells = append(cells, []any{pi, s, y})
 			}
 		}
 	}
 	for i, p := range plan.periods {
-		if _, err := conn.ExecContext(ctx, "INSERT INTO cfg_impact_periods VALUES (?, ?::DATE, ?::DATE)", i, p.start.Format(time.DateOnly), p.end.Format(time.DateOnly)); err != nil {
-			return fmt.Errorf("define impact periods: %w", err)
+		periods = append(periods, []any{i, p.start.Format(time.DateOnly), p.end.Format(time.DateOnly)})
+	}
+	for _, t := range []struct {
+		table, tuple string
+		rows         [][]any
+	}{
+		{"cfg_impact_bands", "(?, ?, ?, ?)", bands},
+		{"cfg_impact_cells", "(?, ?, ?)", cells},
+		{"cfg_impact_periods", "(?, ?::DATE, ?::DATE)", periods},
+	} {
+		if err := warehouse.InsertRows(ctx, conn, t.table, t.tuple, t.rows); err != nil {
+			return fmt.Errorf("define impact tables: %w", err)
 		}
 	}
 	return nil

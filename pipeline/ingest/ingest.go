@@ -200,19 +200,36 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	}
 	// idx columns give each public key a small integer, the position in its
 	// list, so per-pupil rows cross into Go as integers.
+	var schools, terms, programmes, codes, reasons [][]any
 	for i, s := range p.Schools {
-		if err := insert("INSERT INTO cfg_schools VALUES (?, ?)", s, i); err != nil {
-			return err
-		}
+		schools = append(schools, []any{s, i})
 	}
 	for i, t := range p.Terms {
-		if err := insert("INSERT INTO cfg_terms VALUES (?, ?::DATE, ?::DATE, ?, ?)", t.ID, t.Start, t.End, t.MaxSessions, i); err != nil {
-			return err
-		}
+		terms = append(terms, []any{t.ID, t.Start, t.End, t.MaxSessions, i})
 	}
 	for i, pr := range p.Programmes {
-		if err := insert("INSERT INTO cfg_programmes VALUES (?, ?)", pr, i); err != nil {
-			return err
+		programmes = append(programmes, []any{pr, i})
+	}
+	rank := map[schemas.Category]int{schemas.Present: 1, schemas.ApprovedActivity: 2, schemas.Authorised: 3,
+		schemas.Unauthorised: 4, schemas.NotPossible: 5, schemas.Pending: 6}
+	for _, c := range schemas.AttendanceCodes {
+		codes = append(codes, []any{c.Code, string(c.Category), rank[c.Category]})
+	}
+	for _, r := range schemas.QuarantineReasons {
+		reasons = append(reasons, []any{r.Code, r.Column, r.Message})
+	}
+	for _, t := range []struct {
+		table, tuple string
+		rows         [][]any
+	}{
+		{"cfg_schools", "(?, ?)", schools},
+		{"cfg_terms", "(?, ?::DATE, ?::DATE, ?, ?)", terms},
+		{"cfg_programmes", "(?, ?)", programmes},
+		{"cfg_codes", "(?, ?, ?)", codes},
+		{"cfg_reasons", "(?, ?, ?)", reasons},
+	} {
+		if err := warehouse.InsertRows(ctx, conn, t.table, t.tuple, t.rows); err != nil {
+			return fmt.Errorf("define partitions: %w", err)
 		}
 	}
 	// Every date of every term, so millions of marks find their term by an
@@ -232,18 +249,6 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	}
 	if err := insert(fmt.Sprintf("CREATE OR REPLACE TEMP MACRO term_slots() AS %d", slots)); err != nil {
 		return err
-	}
-	rank := map[schemas.Category]int{schemas.Present: 1, schemas.ApprovedActivity: 2, schemas.Authorised: 3,
-		schemas.Unauthorised: 4, schemas.NotPossible: 5, schemas.Pending: 6}
-	for _, c := range schemas.AttendanceCodes {
-		if err := insert("INSERT INTO cfg_codes VALUES (?, ?, ?)", c.Code, string(c.Category), rank[c.Category]); err != nil {
-			return err
-		}
-	}
-	for _, r := range schemas.QuarantineReasons {
-		if err := insert("INSERT INTO cfg_reasons VALUES (?, ?, ?)", r.Code, r.Column, r.Message); err != nil {
-			return err
-		}
 	}
 	return nil
 }
