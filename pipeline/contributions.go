@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/transforms/privacy"
@@ -85,4 +86,49 @@ func (k partitionKeys) partition(school, term, programme int32) (privacy.Partiti
 		p.Programme = k.programmes[programme]
 	}
 	return p, nil
+}
+
+// feedImpact streams impact_contributions.sql into the aggregator as Arrow
+// batches, as feedContributions does. Its rows name only the breakdown cells
+// the configuration publishes (cfg_impact_breakdowns), so partitions come
+// from configuration, never from the data.
+func feedImpact(ctx context.Context, conn *sql.Conn, agg *privacy.ImpactAggregator, plan impactPlan, c *config.Config) error {
+	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, _ *duckdb.Conn) error {
+		reader, err := ar.QueryContext(ctx, queries.Get("impact_contributions"))
+		if err != nil {
+			return fmt.Errorf("impact contributions: %w", err)
+		}
+		defer reader.Release()
+		for reader.Next() {
+			rec := reader.RecordBatch()
+			pupil, ok1 := rec.Column(0).(*array.Int64)
+			programme, ok2 := rec.Column(1).(*array.Int32)
+			period, ok3 := rec.Column(2).(*array.Int32)
+			cell, ok4 := rec.Column(3).(*array.Int32)
+			participant, ok5 := rec.Column(4).(*array.Boolean)
+			stratum, ok6 := rec.Column(5).(*array.Int32)
+			change, ok7 := rec.Column(6).(*array.Int64)
+			changeSq, ok8 := rec.Column(7).(*array.Int64)
+			paChange, ok9 := rec.Column(8).(*array.Int64)
+			if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9) {
+				return fmt.Errorf("impact contributions arrived with schema %s", rec.Schema())
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				prog, per, bc := int(programme.Value(i)), int(period.Value(i)), int(cell.Value(i))
+				if prog < 0 || prog >= len(c.Programmes) || per < 0 || per >= len(plan.periods) || bc < 0 || bc >= len(plan.layout.Cells) {
+					return fmt.Errorf("impact contribution with keys (%d, %d, %d) outside the configured lists", prog, per, bc)
+				}
+				ic := privacy.ImpactContribution{
+					ImpactPartition: privacy.ImpactPartition{Programme: c.Programmes[prog].ID, Period: plan.periods[per].ID,
+						Breakdown: plan.layout.Cells[bc].Key, Value: plan.layout.Cells[bc].Value,
+						Comparison: !participant.Value(i), Stratum: int(stratum.Value(i))},
+					PupilKey: pupil.Value(i), ChangeBP: change.Value(i), ChangeSq: changeSq.Value(i), PAChange: paChange.Value(i),
+				}
+				if err := agg.Add(ic); err != nil {
+					return err
+				}
+			}
+		}
+		return reader.Err()
+	})
 }

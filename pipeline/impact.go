@@ -207,7 +207,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 		return nil, err
 	}
 	defer func() {
-		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "impact_slots", "impact_window_counts", "impact_windows"} {
+		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "cfg_impact_breakdowns", "impact_slots", "impact_window_counts", "impact_windows"} {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
 		}
 	}()
@@ -367,6 +367,7 @@ func orAny[T any](vs []T) []any {
 
 // defineImpactTables creates the public lists the impact queries join:
 // baseline bands, periods, where each programme runs (from configuration),
+// the published breakdown cells,
 // and (filled after the histogram) the comparison group's sampling
 // distribution of index months.
 func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, programmes []config.Programme) error {
@@ -375,6 +376,7 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_breakdowns (cell_idx INTEGER, breakdown VARCHAR, breakdown_value VARCHAR)",
 	}
 	for _, s := range stmts {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
@@ -382,7 +384,10 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 		}
 	}
 	edges := append(append([]float64{0}, plan.bands...), 2) // an absence share is at most 1
-	var bands, cells, periods [][]any
+	var bands, cells, periods, breakdowns [][]any
+	for i, bc := range plan.layout.Cells {
+		breakdowns = append(breakdowns, []any{i, bc.Key, bc.Value})
+	}
 	for i := 0; i+1 < len(edges); i++ {
 		bands = append(bands, []any{i, edges[i], edges[i+1], false})
 	}
@@ -406,45 +411,11 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 		{"cfg_impact_bands", "(?, ?, ?, ?)", bands},
 		{"cfg_impact_cells", "(?, ?, ?)", cells},
 		{"cfg_impact_periods", "(?, ?::DATE, ?::DATE)", periods},
+		{"cfg_impact_breakdowns", "(?, ?, ?)", breakdowns},
 	} {
 		if err := warehouse.InsertRows(ctx, conn, t.table, t.tuple, t.rows); err != nil {
 			return fmt.Errorf("define impact tables: %w", err)
 		}
 	}
 	return nil
-}
-
-// feedImpact streams impact_contributions.sql into the aggregator. Rows of a
-// breakdown or value the configuration does not publish are skipped, so
-// partitions come from configuration, never from the data.
-func feedImpact(ctx context.Context, conn *sql.Conn, agg *privacy.ImpactAggregator, plan impactPlan, c *config.Config) error {
-	public := map[[2]string]bool{}
-	for _, bc := range plan.layout.Cells {
-		public[[2]string{bc.Key, bc.Value}] = true
-	}
-	rows, err := conn.QueryContext(ctx, queries.Get("impact_contributions"))
-	if err != nil {
-		return fmt.Errorf("impact contributions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ic privacy.ImpactContribution
-		var prog, period int
-		var participant bool
-		if err := rows.Scan(&ic.PupilKey, &prog, &period, &ic.Breakdown, &ic.Value, &participant, &ic.Stratum, &ic.ChangeBP, &ic.ChangeSq, &ic.PAChange); err != nil {
-			return fmt.Errorf("impact contributions: %w", err)
-		}
-		ic.Comparison = !participant
-		if !public[[2]string{ic.Breakdown, ic.Value}] {
-			continue
-		}
-		if prog < 0 || prog >= len(c.Programmes) || period < 0 || period >= len(plan.periods) {
-			return fmt.Errorf("impact contribution with keys (%d, %d) outside the configured lists", prog, period)
-		}
-		ic.Programme, ic.Period = c.Programmes[prog].ID, plan.periods[period].ID
-		if err := agg.Add(ic); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

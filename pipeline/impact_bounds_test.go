@@ -144,13 +144,16 @@ func checkImpactBounds(t *testing.T, period string, maxProg int) {
 	}
 	for rows.Next() {
 		var p int64
-		var prog, per, stratum int
-		var bk, val string
+		var prog, per, cell, stratum int
 		var participant bool
 		var c, sq, pa int64
-		if err := rows.Scan(&p, &prog, &per, &bk, &val, &participant, &stratum, &c, &sq, &pa); err != nil {
+		if err := rows.Scan(&p, &prog, &per, &cell, &participant, &stratum, &c, &sq, &pa); err != nil {
 			t.Fatal(err)
 		}
+		if cell < 0 || cell >= len(plan.layout.Cells) {
+			t.Fatalf("pupil %d: breakdown cell %d outside the configured %d", p, cell, len(plan.layout.Cells))
+		}
+		bk, val := plan.layout.Cells[cell].Key, plan.layout.Cells[cell].Value
 		if c < -plan.layout.MaxChangeBP || c > plan.layout.MaxChangeBP || sq < 0 || sq > privacy.ImpactMaxSq(plan.layout.MaxChangeBP) || pa < -1 || pa > 1 {
 			t.Errorf("pupil %d: value outside its bound: change %d, sq %d, pa %d", p, c, sq, pa)
 		}

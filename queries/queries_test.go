@@ -73,6 +73,7 @@ func setupImpact(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_periods (period_idx INTEGER, start_date DATE, end_date DATE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
+		"CREATE OR REPLACE TEMP TABLE cfg_impact_breakdowns (cell_idx INTEGER, breakdown VARCHAR, breakdown_value VARCHAR)",
 		// pipeline.countWindows appends to it from Go.
 		`CREATE OR REPLACE TEMP TABLE impact_window_counts (pupil_key BIGINT, programme_idx INTEGER, participant BOOLEAN, period_idx INTEGER,
 			pre_possible BIGINT, pre_attended BIGINT, post_possible BIGINT, post_attended BIGINT, base_possible BIGINT, base_absent BIGINT)`,
@@ -211,7 +212,7 @@ func TestEveryQueryBinds(t *testing.T) {
 	if got := selected["contributions"]; !reflect.DeepEqual(got, wantContrib) {
 		t.Errorf("contributions columns = %v, want %v", got, wantContrib)
 	}
-	// pipeline.runImpact and feedImpact scan these columns by position.
+	// pipeline.runImpact and feedImpact read these columns by position (feedImpact as Arrow types).
 	wantIndex := []column{{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"index_date", "DATE"}}
 	if got := selected["impact_index_dates"]; !reflect.DeepEqual(got, wantIndex) {
 		t.Errorf("impact_index_dates columns = %v, want %v", got, wantIndex)
@@ -222,8 +223,8 @@ func TestEveryQueryBinds(t *testing.T) {
 		t.Errorf("impact_sessions columns = %v, want %v", got, wantSessions)
 	}
 	wantImpact := []column{
-		{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"period_idx", "INTEGER"}, {"breakdown", "VARCHAR"},
-		{"breakdown_value", "VARCHAR"}, {"participant", "BOOLEAN"}, {"stratum", "INTEGER"},
+		{"pupil_key", "BIGINT"}, {"programme_idx", "INTEGER"}, {"period_idx", "INTEGER"}, {"cell_idx", "INTEGER"},
+		{"participant", "BOOLEAN"}, {"stratum", "INTEGER"},
 		{"change_bp", "BIGINT"}, {"change_sq", "BIGINT"}, {"pa_change", "BIGINT"},
 	}
 	if got := selected["impact_contributions"]; !reflect.DeepEqual(got, wantImpact) {
