@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
@@ -32,24 +31,8 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 	if err := conn.QueryRowContext(ctx, "SELECT term_slots()").Scan(&slots); err != nil {
 		return err
 	}
-	bySlotPupil := map[int64][]impactSlot{}
-	rows, err := conn.QueryContext(ctx, "SELECT pupil_key, programme_idx, participant, period_idx, index_date FROM impact_slots")
+	bySlotPupil, n, err := readSlots(ctx, conn)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var pupil int64
-		var s impactSlot
-		var d time.Time
-		if err := rows.Scan(&pupil, &s.programme, &s.participant, &s.period, &d); err != nil {
-			rows.Close()
-			return err
-		}
-		s.index = windows.HalfDayOf(d)
-		bySlotPupil[pupil] = append(bySlotPupil[pupil], s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	// The counts are appended after the sessions' result is released: an
@@ -59,7 +42,7 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 		slot  impactSlot
 		w     windows.Counts
 	}
-	var out []countRow
+	out := make([]countRow, 0, n)
 	var pupil windows.Pupil
 	measure := func(key int64) {
 		for _, s := range bySlotPupil[key] {
@@ -129,4 +112,36 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 		}
 		return app.Close()
 	})
+}
+
+// readSlots reads impact_slots over Arrow, by pupil, and counts them.
+func readSlots(ctx context.Context, conn *sql.Conn) (map[int64][]impactSlot, int, error) {
+	bySlotPupil := map[int64][]impactSlot{}
+	n := 0
+	err := warehouse.WithArrow(conn, func(ar *duckdb.Arrow, _ *duckdb.Conn) error {
+		reader, err := ar.QueryContext(ctx, "SELECT pupil_key, programme_idx, participant, period_idx, index_date FROM impact_slots")
+		if err != nil {
+			return err
+		}
+		defer reader.Release()
+		for reader.Next() {
+			rec := reader.RecordBatch()
+			keys, ok1 := rec.Column(0).(*array.Int64)
+			programmes, ok2 := rec.Column(1).(*array.Int32)
+			participants, ok3 := rec.Column(2).(*array.Boolean)
+			periods, ok4 := rec.Column(3).(*array.Int32)
+			dates, ok5 := rec.Column(4).(*array.Date32)
+			if !(ok1 && ok2 && ok3 && ok4 && ok5) {
+				return fmt.Errorf("impact_slots arrived with schema %s", rec.Schema())
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				s := impactSlot{programme: programmes.Value(i), participant: participants.Value(i), period: periods.Value(i),
+					index: windows.HalfDay(2 * int64(dates.Value(i)))}
+				bySlotPupil[keys.Value(i)] = append(bySlotPupil[keys.Value(i)], s)
+				n++
+			}
+		}
+		return reader.Err()
+	})
+	return bySlotPupil, n, err
 }

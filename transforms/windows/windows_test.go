@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// bits is a bitstring of n bits with the given ones, laid out as DuckDB casts
+// bitstring is a bitstring of n bits with the given ones, laid out as DuckDB casts
 // BIT to BLOB: big-endian, zeros padded at the front to whole bytes.
-func bits(n int, ones ...int) []byte {
+func bitstring(n int, ones ...int) []byte {
 	b := make([]byte, (n+7)/8)
 	pad := len(b)*8 - n
 	for _, i := range ones {
@@ -24,10 +24,10 @@ func TestAround(t *testing.T) {
 	// starting 10 days later: half days 0 and 1, attended.
 	var p Pupil
 	p.Reset()
-	if err := p.AddTerm(mon, 12, bits(12, 0, 1, 2, 3, 4, 5, 8, 9, 10, 11), bits(12, 0, 1, 2, 4, 5, 8, 10, 11)); err != nil {
+	if err := p.AddTerm(mon, 12, bitstring(12, 0, 1, 2, 3, 4, 5, 8, 9, 10, 11), bitstring(12, 0, 1, 2, 4, 5, 8, 10, 11)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.AddTerm(mon+20, 12, bits(12, 0, 1), bits(12, 0, 1)); err != nil {
+	if err := p.AddTerm(mon+20, 12, bitstring(12, 0, 1), bitstring(12, 0, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if p.Sessions() != 12 {
@@ -70,10 +70,10 @@ func TestAddTermRefuses(t *testing.T) {
 		{"wrong length", func(p *Pupil) error { return p.AddTerm(mon, 12, []byte{1}, []byte{1}) }},
 		{"bits in the padding", func(p *Pupil) error { return p.AddTerm(mon, 12, []byte{0x80, 0}, []byte{0, 0}) }},
 		{"terms out of order", func(p *Pupil) error {
-			if err := p.AddTerm(mon+20, 12, bits(12, 0), bits(12)); err != nil {
+			if err := p.AddTerm(mon+20, 12, bitstring(12, 0), bitstring(12)); err != nil {
 				return nil
 			}
-			return p.AddTerm(mon, 12, bits(12, 0), bits(12))
+			return p.AddTerm(mon, 12, bitstring(12, 0), bitstring(12))
 		}},
 	} {
 		var p Pupil
@@ -81,5 +81,34 @@ func TestAddTermRefuses(t *testing.T) {
 		if err := tc.do(&p); err == nil {
 			t.Errorf("%s: accepted", tc.name)
 		}
+	}
+}
+
+// BenchmarkPupil is one pupil's year as the impact stage meets it: three
+// terms of 240 half days with school on weekdays (about 400 possible
+// sessions, nine in ten attended), then the windows around two index dates.
+func BenchmarkPupil(b *testing.B) {
+	const slots = 240
+	first := HalfDayOf(time.Date(2024, 9, 2, 0, 0, 0, 0, time.UTC))
+	var possible, attended []int
+	for i := 0; i < slots; i++ {
+		if day := i / 2; day%7 < 5 && day < 65 {
+			possible = append(possible, i)
+			if i%10 != 3 {
+				attended = append(attended, i)
+			}
+		}
+	}
+	pb, ab := bitstring(slots, possible...), bitstring(slots, attended...)
+	var p Pupil
+	for b.Loop() {
+		p.Reset()
+		for term := 0; term < 3; term++ {
+			if err := p.AddTerm(first+HalfDay(term*260), slots, pb, ab); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = p.Around(first+100, 60)
+		_ = p.Around(first+400, 60)
 	}
 }
