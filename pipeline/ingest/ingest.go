@@ -447,10 +447,12 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		return nil, err
 	}
 	steps := []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"}
+	validated := []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation}
 	if kept {
-		// The roster and participation tables are empty this run; the
-		// pupils the new marks are checked against are the warehouse's.
-		steps[1] = "stage_known_pupils"
+		// No roster or participation row was read this run; the pupils the
+		// new marks are checked against are the warehouse's.
+		steps = []string{"stage_known_pupils", "validate_attendance", "resolve_attendance"}
+		validated = []schemas.Source{schemas.SourceAttendance}
 	}
 	for _, q := range steps {
 		progress.start(q)
@@ -460,10 +462,10 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		step(q)
 	}
 	progress.start("count and quarantine")
-	if err := count(ctx, conn, stats); err != nil {
+	if err := count(ctx, conn, stats, validated); err != nil {
 		return nil, err
 	}
-	if err := writeQuarantine(ctx, conn, quarantineDir); err != nil {
+	if err := writeQuarantine(ctx, conn, quarantineDir, validated); err != nil {
 		return nil, err
 	}
 	linkage := storedLinkage
@@ -977,21 +979,25 @@ func fileSHA256(path string) (string, error) {
 }
 
 // count fills each file's row accounting from the checked tables.
-func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
+func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schemas.Source) error {
 	byID := map[int]*Stats{}
 	for i := range stats {
 		if stats[i].Ingested {
 			byID[stats[i].FileID] = &stats[i]
 		}
 	}
+	checked := map[schemas.Source]string{
+		schemas.SourceRoster:        "SELECT file_id, outcome, failed, nhs_ignored, false AS upn_ignored FROM checked_roster",
+		schemas.SourceAttendance:    "SELECT file_id, outcome, failed, false AS nhs_ignored, false AS upn_ignored FROM checked_attendance",
+		schemas.SourceParticipation: "SELECT file_id, outcome, failed, nhs_ignored, upn_ignored FROM checked_participation",
+	}
+	parts := []string{"SELECT file_id, 'quarantined' AS outcome, 'malformed_row' AS failed, false AS nhs_ignored, false AS upn_ignored FROM malformed"}
+	for _, src := range validated {
+		parts = append(parts, checked[src])
+	}
 	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), count(*),
 			count(*) FILTER (WHERE nhs_ignored), count(*) FILTER (WHERE upn_ignored)
-		FROM (
-			SELECT file_id, outcome, failed, nhs_ignored, false AS upn_ignored FROM checked_roster
-			UNION ALL SELECT file_id, outcome, failed, false, false FROM checked_attendance
-			UNION ALL SELECT file_id, outcome, failed, nhs_ignored, upn_ignored FROM checked_participation
-			UNION ALL SELECT file_id, 'quarantined', 'malformed_row', false, false FROM malformed
-		) GROUP BY ALL ORDER BY ALL`
+		FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY ALL ORDER BY ALL`
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return fmt.Errorf("count rows: %w", err)
@@ -1032,11 +1038,11 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats) error {
 
 // writeQuarantine writes quarantine/<source>.csv for every source with
 // quarantined rows: masked, never with an identifier column.
-func writeQuarantine(ctx context.Context, conn *sql.Conn, dir string) error {
+func writeQuarantine(ctx context.Context, conn *sql.Conn, dir string, validated []schemas.Source) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create quarantine folder: %w", err)
 	}
-	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
+	for _, src := range validated {
 		q := strings.TrimRight(strings.TrimSpace(stripComments(queries.Get("quarantine_"+string(src)))), ";")
 		var n int64
 		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ("+q+")").Scan(&n); err != nil {
