@@ -31,7 +31,6 @@ import (
 	"github.com/outcomes/outcomes/pipeline/publish"
 	"github.com/outcomes/outcomes/pipeline/report"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
-	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/postprocess"
 	"github.com/outcomes/outcomes/transforms/privacy"
@@ -204,7 +203,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	runDir := filepath.Join(stateDir, "runs", runID)
 	defer ingest.DropStaging(conn)
 	loaded, err := ingest.LoadWithOptions(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"),
-		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok)})
+		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok), AttendanceContext: r.attendanceContext()})
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +228,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		"programmes": loaded.Linkage}); err != nil {
 		return nil, err
 	}
-	if err := checkRejects(loaded.Stats, c.Run.MaxRejectShare, filepath.Join(runDir, "quarantine")); err != nil {
+	if err := checkRejects(loaded.Stats, c.Run.MaxRejectShare, filepath.Join(stateDir, "runs"), runID); err != nil {
 		outcome = "refused"
 		return res, err
 	}
@@ -657,28 +656,7 @@ func (r *Runner) fingerprint(tok *pseudonym.Tokeniser, kind string, stats []inge
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// rosterContext describes what the roster and participation files are
-// checked and linked against besides their content (ingest.Options): the
-// configuration they are read and validated with, the keys their tokens are
-// made with, and the code that validates and links them. When it changes,
-// the files are read again.
-func (r *Runner) rosterContext(tok *pseudonym.Tokeniser) string {
-	c := r.Config
-	h := sha256.New()
-	shape, _ := json.Marshal(struct {
-		Schools    []config.School
-		Terms      []config.Term
-		Programmes []config.Programme
-		Sources    map[string]config.Format
-	}{c.Schools, c.Terms, c.Programmes, c.Sources})
-	fmt.Fprintf(h, "code %s\nkey %s\nlinkage key %s\nconfig %s\n", r.CodeVersion, tok.Fingerprint(), tok.Linkage().Fingerprint(), shape)
-	for _, q := range []string{"macros", "validate_roster", "stage_pupils", "validate_participation"} {
-		fmt.Fprintf(h, "%s %s\n", q, queries.Get(q))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func checkRejects(stats []ingest.Stats, maxShare float64, quarantineDir string) error {
+func checkRejects(stats []ingest.Stats, maxShare float64, runsDir, runID string) error {
 	for _, s := range stats {
 		if s.RowsRead == 0 {
 			continue
@@ -690,8 +668,15 @@ func checkRejects(stats []ingest.Stats, maxShare float64, quarantineDir string) 
 				reasons = append(reasons, fmt.Sprintf("%s %d", k, v))
 			}
 			sort.Strings(reasons)
-			return fmt.Errorf("%w: %s file %s had %d of %d rows quarantined (%.1f%%, limit %.1f%%): %s; nothing was published. The rows and reasons are in %s",
-				ErrTooManyRejects, s.Source, s.Path, s.RowsQuarantined, s.RowsRead, 100*share, 100*maxShare, strings.Join(reasons, ", "), quarantineDir)
+			// A file this run did not read again was counted, and its rows
+			// quarantined, by the run that read it.
+			readBy, when := runID, ""
+			if !s.Ingested && s.ReadBy != "" {
+				readBy, when = s.ReadBy, " (unchanged since run "+s.ReadBy+" read it)"
+			}
+			return fmt.Errorf("%w: %s file %s%s had %d of %d rows quarantined (%.1f%%, limit %.1f%%): %s; nothing was published. The rows and reasons are in %s",
+				ErrTooManyRejects, s.Source, s.Path, when, s.RowsQuarantined, s.RowsRead, 100*share, 100*maxShare, strings.Join(reasons, ", "),
+				filepath.Join(runsDir, readBy, "quarantine"))
 		}
 	}
 	return nil

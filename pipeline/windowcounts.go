@@ -63,8 +63,9 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 			starts, ok2 := rec.Column(1).(*array.Date32)
 			possible, ok3 := rec.Column(2).(*array.Binary)
 			attended, ok4 := rec.Column(3).(*array.Binary)
-			counts, ok5 := rec.Column(4).(*array.Int64)
-			if !(ok1 && ok2 && ok3 && ok4 && ok5) {
+			possibleN, ok5 := rec.Column(4).(*array.Int64)
+			attendedN, ok6 := rec.Column(5).(*array.Int64)
+			if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 				reader.Release()
 				return fmt.Errorf("impact_sessions.sql arrived with schema %s", rec.Schema())
 			}
@@ -76,14 +77,16 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 				}
 				current, started = key, true
 				first := windows.HalfDay(2 * int64(starts.Value(i)))
-				before := pupil.Sessions()
+				sessions, attendedBefore := pupil.Sessions(), pupil.Attended()
+				// Errors name no pupil, not even by surrogate key: they reach logs.
 				if err := pupil.AddTerm(first, slots, possible.Value(i), attended.Value(i)); err != nil {
 					reader.Release()
-					return fmt.Errorf("pupil %d: %w", key, err)
+					return fmt.Errorf("a pupil's sessions in a term: %w", err)
 				}
-				if n := int64(pupil.Sessions() - before); n != counts.Value(i) {
+				if pupil.Sessions()-sessions != int(possibleN.Value(i)) || pupil.Attended()-attendedBefore != int(attendedN.Value(i)) {
 					reader.Release()
-					return fmt.Errorf("pupil %d: a term's bitstring holds %d sessions, its count says %d", key, n, counts.Value(i))
+					return fmt.Errorf("a pupil's term bitstrings hold %d sessions, %d attended; their counts say %d and %d",
+						pupil.Sessions()-sessions, pupil.Attended()-attendedBefore, possibleN.Value(i), attendedN.Value(i))
 				}
 			}
 		}

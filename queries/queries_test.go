@@ -218,7 +218,7 @@ func TestEveryQueryBinds(t *testing.T) {
 		t.Errorf("impact_index_dates columns = %v, want %v", got, wantIndex)
 	}
 	// pipeline.countWindows reads these by position, the bitstrings as bytes.
-	wantSessions := []column{{"pupil_key", "BIGINT"}, {"start_date", "DATE"}, {"possible_days", "BLOB"}, {"attended_days", "BLOB"}, {"possible", "BIGINT"}}
+	wantSessions := []column{{"pupil_key", "BIGINT"}, {"start_date", "DATE"}, {"possible_days", "BLOB"}, {"attended_days", "BLOB"}, {"possible", "BIGINT"}, {"attended", "BIGINT"}}
 	if got := selected["impact_sessions"]; !reflect.DeepEqual(got, wantSessions) {
 		t.Errorf("impact_sessions columns = %v, want %v", got, wantSessions)
 	}

@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS input_files (
 -- date format, encoding): a file read another way is read again. Added after
 -- version 8 was stamped; '' (the defaults) for files read before.
 ALTER TABLE input_files ADD COLUMN IF NOT EXISTS format VARCHAR DEFAULT '';
+-- What besides the roster an attendance file was checked against (schools,
+-- terms, code: ingest.Options.AttendanceContext); a file read in another
+-- context is read again. Added in version 10; '' for files read before,
+-- which are therefore read again once.
+ALTER TABLE input_files ADD COLUMN IF NOT EXISTS context VARCHAR DEFAULT '';
 -- A session's half-day, mark and category are enums: one byte each instead of
 -- a string, which makes writing millions of sessions several times cheaper,
 -- while queries still compare them with text ('PM', 'AUTH'). The marks are

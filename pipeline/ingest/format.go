@@ -24,6 +24,10 @@ type Options struct {
 	// files are the ones the warehouse's pupils and participation were built
 	// from, Load does not read them again. Empty: always read them.
 	RosterContext string
+	// AttendanceContext names what an attendance file's rows are checked
+	// against besides the roster: the schools, terms and code. An unchanged
+	// attendance file read in another context is read again.
+	AttendanceContext string
 
 	tempDir string // the run's private temp folder: DuckDB's spill folder
 }

@@ -70,8 +70,13 @@ type Stats struct {
 	Format string `json:"format,omitempty"`
 	// FileID identifies the file in the warehouse's input_files.
 	FileID int `json:"-"`
+	// ReadBy is the run that read the file, when this run did not: its
+	// quarantined rows are in that run's quarantine folder.
+	ReadBy string `json:"read_by_run,omitempty"`
 	// rosterSHA256 is the roster the file's rows were checked against.
 	rosterSHA256 string
+	// context is the Options.AttendanceContext the file was read in.
+	context string
 	// stat lets a nightly run trust the stored hash of a large file whose
 	// size, modification and change times and inode are all unchanged.
 	stat fileStat
@@ -262,7 +267,7 @@ type storedFile struct {
 // storedFiles reads input_files, keyed by source and path.
 func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, int, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT file_id, source, path, sha256, rows_read, rows_loaded, rows_quarantined,
-		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns, ctime_ns, inode, format FROM input_files`)
+		rows_duplicate, quarantined_by_reason, roster_sha256, size_bytes, mtime_ns, ctime_ns, inode, format, run_id, context FROM input_files`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input_files: %w", err)
 	}
@@ -274,7 +279,8 @@ func storedFiles(ctx context.Context, conn *sql.Conn) (map[string]storedFile, in
 		var reasons string
 		if err := rows.Scan(&f.id, &f.stats.Source, &f.stats.Path, &f.stats.SHA256, &f.stats.RowsRead, &f.stats.RowsLoaded,
 			&f.stats.RowsQuarantined, &f.stats.RowsDuplicate, &reasons, &f.stats.rosterSHA256,
-			&f.stats.stat.size, &f.stats.stat.mtime, &f.stats.stat.ctime, &f.stats.stat.inode, &f.stats.Format); err != nil {
+			&f.stats.stat.size, &f.stats.stat.mtime, &f.stats.stat.ctime, &f.stats.stat.inode, &f.stats.Format,
+			&f.stats.ReadBy, &f.stats.context); err != nil {
 			return nil, 0, err
 		}
 		f.stats.QuarantinedByReason = map[string]int64{}
@@ -388,8 +394,11 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		// roster has changed since: they may be on it now.
 		recheck := prev.stats.QuarantinedByReason["pupil_not_on_roster"] > 0 && prev.stats.rosterSHA256 != rosterSHA
 		// A file read through a different format (mapping, layout, dates,
-		// encoding) is read again: its rows may come out differently.
-		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance && !recheck && prev.stats.Format == formatKey(f.Format) {
+		// encoding), or in another context (schools, terms, code:
+		// Options.AttendanceContext), is read again: its rows may come out
+		// differently, as marks at a school or on a day newly configured.
+		if known && prev.stats.SHA256 == sum && f.Source == schemas.SourceAttendance && !recheck && prev.stats.Format == formatKey(f.Format) &&
+			prev.stats.context == opt.AttendanceContext {
 			stats[i] = prev.stats
 			stats[i].Ingested = false
 			progress.done("unchanged " + string(f.Source) + " " + filepath.Base(f.Path))
@@ -405,7 +414,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			}
 		}
 		stats[i] = Stats{Source: string(f.Source), Path: f.Path, SHA256: sum, QuarantinedByReason: map[string]int64{}, Ingested: true, FileID: id,
-			rosterSHA256: rosterSHA, stat: st, Format: formatKey(f.Format)}
+			rosterSHA256: rosterSHA, stat: st, Format: formatKey(f.Format), context: opt.AttendanceContext}
 		formats[id] = f.Format.DateFormat
 		progress.start("read " + string(f.Source) + " " + filepath.Base(f.Path))
 		if _, err := conn.ExecContext(ctx, "INSERT INTO staged_files VALUES (?, ?, ?)", string(f.Source), id, fileNameOf(f)); err != nil {
@@ -514,6 +523,9 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 			return fmt.Errorf("load warehouse: %w", err)
 		}
 	}
+	if err := checkSummary(ctx, tx); err != nil {
+		return err
+	}
 	forget := append([]int{}, res.Removed...)
 	for _, s := range res.Stats {
 		if s.Ingested {
@@ -533,9 +545,9 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
+		if _, err := tx.ExecContext(ctx, "INSERT INTO input_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s.FileID, s.Source, s.Path,
 			s.SHA256, s.RowsRead, s.RowsLoaded, s.RowsQuarantined, s.RowsDuplicate, string(reasons), runID, s.rosterSHA256,
-			s.stat.size, s.stat.mtime, s.stat.ctime, s.stat.inode, s.Format); err != nil {
+			s.stat.size, s.stat.mtime, s.stat.ctime, s.stat.inode, s.Format, s.context); err != nil {
 			return fmt.Errorf("record input files: %w", err)
 		}
 	}
@@ -603,6 +615,24 @@ func recordRoster(ctx context.Context, tx *sql.Tx, res *Result) error {
 	return nil
 }
 
+// checkSummary refuses to commit a pupil_terms that contradicts itself: a
+// key twice, or bitstrings whose set bits disagree with the counts beside
+// them. Both would be a fault in this program, and either would reach the
+// DP input or the impact windows unnoticed; checked here, before any budget
+// is spent, the run fails and the warehouse keeps its last good load.
+func checkSummary(ctx context.Context, tx *sql.Tx) error {
+	var repeated, inconsistent int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) - count(DISTINCT (pupil_key, school_urn, term_id)),
+		count(*) FILTER (WHERE bit_count(possible_days) <> possible OR bit_count(attended_days) <> possible - authorised - unauthorised)
+		FROM pupil_terms`).Scan(&repeated, &inconsistent); err != nil {
+		return fmt.Errorf("check the sessions summary: %w", err)
+	}
+	if repeated > 0 || inconsistent > 0 {
+		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d repeated pupil, school and term rows, %d rows whose bitstrings disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
+	}
+	return nil
+}
+
 // rebuildSummary keeps pupil_terms (summarise_sessions.sql) equal to
 // sessions, inside Commit's transaction and before the new marks are
 // loaded, which Commit then adds. A run that only adds marks keeps the
@@ -616,6 +646,9 @@ func rebuildSummary(ctx context.Context, tx *sql.Tx) error {
 		|| '; ' || term_slots() || ' half-days' FROM cfg_terms`).Scan(&calendar); err != nil {
 		return fmt.Errorf("summarise sessions: %w", err)
 	}
+	// The summary's definition too: a changed query rebuilds it.
+	definition := sha256.Sum256([]byte(queries.Get("summarise_sessions")))
+	calendar += "; summarise_sessions.sql " + hex.EncodeToString(definition[:8])
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(calendar), '') FROM pupil_terms_calendar").Scan(&built); err != nil {
 		return fmt.Errorf("summarise sessions: %w", err)
 	}

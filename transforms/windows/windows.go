@@ -74,6 +74,14 @@ func (p *Pupil) AddTerm(first HalfDay, slots int, possible, attended []byte) err
 // Sessions is how many possible sessions the pupil has.
 func (p *Pupil) Sessions() int { return len(p.at) }
 
+// Attended is how many of them were attended.
+func (p *Pupil) Attended() int {
+	if len(p.attended) == 0 {
+		return 0
+	}
+	return int(p.attended[len(p.attended)-1])
+}
+
 // Counts are the sessions of a pupil's windows around one index date.
 type Counts struct {
 	PrePossible, PreAttended   int64 // the pre window
