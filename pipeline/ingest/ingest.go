@@ -630,7 +630,7 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("check the sessions summary: %w", err)
 	}
 	if repeated > 0 || inconsistent > 0 {
-		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d repeated pupil, school and term rows, %d rows whose bitstrings disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
+		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d pupil, school and term keys with more than one row, %d rows whose bitstrings disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
 	}
 	return nil
 }
