@@ -695,6 +695,8 @@ func DropStaging(conn *sql.Conn) {
 		_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+rawTable(src))
 		staged = append(staged, rawRows(src))
 	}
+	// staged_pupils is a view when the roster was kept (stage_known_pupils.sql).
+	_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.staged_pupils")
 	for _, t := range append(staged, "upn_tokens", "nhs_tokens", "demo_tokens",
 		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files", "staged_files") {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
