@@ -5,6 +5,7 @@
 -- them; nothing here is loaded, and no participation record is linked this
 -- run, so the match-key tokens are empty. A view: copying 20,000 pupils into
 -- a temp table cost more than the one join that reads them.
+DROP TABLE IF EXISTS staged_pupils;
 CREATE OR REPLACE TEMP VIEW staged_pupils AS
 SELECT pupil_key, false AS new_pupil, upn_token, nhs_token, school_urn, year_group, fsm, sen, gender,
        NULL::VARCHAR AS link_upn, NULL::VARCHAR AS link_nhs,
