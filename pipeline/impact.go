@@ -291,7 +291,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 			months = append(months, []any{pi, m.Format(time.DateOnly), int(days), lo, hi})
 		}
 	}
-	if err := warehouse.InsertRows(ctx, conn, "cfg_impact_months", "(?, ?::DATE, ?, ?, ?)", months); err != nil {
+	if err := warehouse.InsertRows(ctx, conn, warehouse.Rows{Table: "cfg_impact_months", Tuple: "(?, ?::DATE, ?, ?, ?)", Values: months}); err != nil {
 		return nil, err
 	}
 
@@ -404,18 +404,13 @@ func defineImpactTables(ctx context.Context, conn *sql.Conn, plan impactPlan, pr
 	for i, p := range plan.periods {
 		periods = append(periods, []any{i, p.start.Format(time.DateOnly), p.end.Format(time.DateOnly)})
 	}
-	for _, t := range []struct {
-		table, tuple string
-		rows         [][]any
-	}{
-		{"cfg_impact_bands", "(?, ?, ?, ?)", bands},
-		{"cfg_impact_cells", "(?, ?, ?)", cells},
-		{"cfg_impact_periods", "(?, ?::DATE, ?::DATE)", periods},
-		{"cfg_impact_breakdowns", "(?, ?, ?)", breakdowns},
-	} {
-		if err := warehouse.InsertRows(ctx, conn, t.table, t.tuple, t.rows); err != nil {
-			return fmt.Errorf("define impact tables: %w", err)
-		}
+	if err := warehouse.InsertRows(ctx, conn,
+		warehouse.Rows{Table: "cfg_impact_bands", Tuple: "(?, ?, ?, ?)", Values: bands},
+		warehouse.Rows{Table: "cfg_impact_cells", Tuple: "(?, ?, ?)", Values: cells},
+		warehouse.Rows{Table: "cfg_impact_periods", Tuple: "(?, ?::DATE, ?::DATE)", Values: periods},
+		warehouse.Rows{Table: "cfg_impact_breakdowns", Tuple: "(?, ?, ?)", Values: breakdowns},
+	); err != nil {
+		return fmt.Errorf("define impact tables: %w", err)
 	}
 	return nil
 }

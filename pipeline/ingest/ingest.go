@@ -223,19 +223,14 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	for _, r := range schemas.QuarantineReasons {
 		reasons = append(reasons, []any{r.Code, r.Column, r.Message})
 	}
-	for _, t := range []struct {
-		table, tuple string
-		rows         [][]any
-	}{
-		{"cfg_schools", "(?, ?)", schools},
-		{"cfg_terms", "(?, ?::DATE, ?::DATE, ?, ?)", terms},
-		{"cfg_programmes", "(?, ?)", programmes},
-		{"cfg_codes", "(?, ?, ?)", codes},
-		{"cfg_reasons", "(?, ?, ?)", reasons},
-	} {
-		if err := warehouse.InsertRows(ctx, conn, t.table, t.tuple, t.rows); err != nil {
-			return fmt.Errorf("define partitions: %w", err)
-		}
+	if err := warehouse.InsertRows(ctx, conn,
+		warehouse.Rows{Table: "cfg_schools", Tuple: "(?, ?)", Values: schools},
+		warehouse.Rows{Table: "cfg_terms", Tuple: "(?, ?::DATE, ?::DATE, ?, ?)", Values: terms},
+		warehouse.Rows{Table: "cfg_programmes", Tuple: "(?, ?)", Values: programmes},
+		warehouse.Rows{Table: "cfg_codes", Tuple: "(?, ?, ?)", Values: codes},
+		warehouse.Rows{Table: "cfg_reasons", Tuple: "(?, ?, ?)", Values: reasons},
+	); err != nil {
+		return fmt.Errorf("define partitions: %w", err)
 	}
 	// Every date of every term, so millions of marks find their term by an
 	// equality (hash) join instead of a range join. Terms never overlap.

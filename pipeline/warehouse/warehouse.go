@@ -184,22 +184,30 @@ func (w *Warehouse) Close() error {
 // Path is the warehouse file's path.
 func (w *Warehouse) Path() string { return w.path }
 
-// InsertRows inserts rows into table in one statement: tuple is one row's
-// placeholders, such as "(?, ?::DATE)". The public lists a run defines have
-// tens of rows each, and a statement apiece cost more than the rest of a
-// nightly run's set-up.
-func InsertRows(ctx context.Context, conn *sql.Conn, table, tuple string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	var args []any
-	tuples := make([]string, len(rows))
-	for i, r := range rows {
-		tuples[i] = tuple
-		args = append(args, r...)
-	}
-	if _, err := conn.ExecContext(ctx, "INSERT INTO "+table+" VALUES "+strings.Join(tuples, ", "), args...); err != nil {
-		return fmt.Errorf("fill %s: %w", table, err)
+// Rows are rows for one table: Tuple is one row's placeholders, such as
+// "(?, ?::DATE)".
+type Rows struct {
+	Table, Tuple string
+	Values       [][]any
+}
+
+// InsertRows inserts each table's rows in one statement. The public lists a
+// run defines have tens of rows each, and a statement apiece cost more than
+// the rest of a nightly run's set-up.
+func InsertRows(ctx context.Context, conn *sql.Conn, tables ...Rows) error {
+	for _, t := range tables {
+		if len(t.Values) == 0 {
+			continue
+		}
+		var args []any
+		tuples := make([]string, len(t.Values))
+		for i, r := range t.Values {
+			tuples[i] = t.Tuple
+			args = append(args, r...)
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO "+t.Table+" VALUES "+strings.Join(tuples, ", "), args...); err != nil {
+			return fmt.Errorf("fill %s: %w", t.Table, err)
+		}
 	}
 	return nil
 }
