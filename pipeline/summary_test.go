@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -25,30 +26,47 @@ func TestSummaryStaysEqualToSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three files: the year to Easter, the summer term but its last week,
-	// and that last week, so two runs only add marks.
+	// Four files: the year to Easter at the first school, and at the
+	// other; the summer term but its last week; and that last week. Two
+	// runs only add marks; re-sending one school's file summarises that
+	// school's pupils again, and no one else.
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	parts := []string{"2025-04-01", "2025-07-14", "9999"}
-	files := make([]strings.Builder, len(parts))
+	firstSchool := cfg.Schools[0].URN
+	which := func(l string) int {
+		f := strings.Split(l, ",")
+		switch date := f[2]; {
+		case date < "2025-04-01" && f[0] == firstSchool:
+			return 0
+		case date < "2025-04-01":
+			return 1
+		case date < "2025-07-14":
+			return 2
+		default:
+			return 3
+		}
+	}
+	files := make([]strings.Builder, 4)
 	for i := range files {
 		files[i].WriteString(lines[0] + "\n")
 	}
 	for _, l := range lines[1:] {
-		date := strings.Split(l, ",")[2]
-		for i, cut := range parts {
-			if date < cut {
-				files[i].WriteString(l + "\n")
-				break
-			}
-		}
+		files[which(l)].WriteString(l + "\n")
 	}
 	var paths []string
 	for i := range files {
-		p := src + "." + parts[i] + ".csv"
+		p := fmt.Sprintf("%s.%d.csv", src, i)
 		if err := os.WriteFile(p, []byte(files[i].String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
+	}
+	resend := func(path string) {
+		b, _ := os.ReadFile(path)
+		edited := strings.Replace(string(b), ",AM,/\n", ",AM,N\n", 1)
+		if edited == string(b) {
+			t.Fatalf("no mark to edit in %s", path)
+		}
+		os.WriteFile(path, []byte(edited), 0o600)
 	}
 	// Shortening the summer term quarantines the last week's marks when its
 	// file is read again.
@@ -58,22 +76,16 @@ func TestSummaryStaysEqualToSessions(t *testing.T) {
 		name string
 		do   func()
 	}{
-		{"a first load", func() { cfg.Inputs.Attendance = paths[:1] }},
-		{"a new file added", func() { cfg.Inputs.Attendance = paths[:2] }},
+		{"a first load", func() { cfg.Inputs.Attendance = paths[:2] }},
+		{"a new file added", func() { cfg.Inputs.Attendance = paths[:3] }},
 		{"another added", func() { cfg.Inputs.Attendance = paths }},
-		{"a file re-sent with a mark changed", func() {
-			b, _ := os.ReadFile(paths[1])
-			edited := strings.Replace(string(b), ",AM,/\n", ",AM,N\n", 1)
-			if edited == string(b) {
-				t.Fatal("no mark to edit")
-			}
-			os.WriteFile(paths[1], []byte(edited), 0o600)
-		}},
+		{"one school's file re-sent with a mark changed", func() { resend(paths[0]) }},
+		{"a whole-trust file re-sent with a mark changed", func() { resend(paths[2]) }},
 		{"the summer term a week shorter", func() {
 			last := len(cfg.Terms) - 1
 			cfg.Terms[last].End = "2025-07-11"
 		}},
-		{"a file dropped", func() { cfg.Inputs.Attendance = []string{paths[0], paths[2]} }},
+		{"a file dropped", func() { cfg.Inputs.Attendance = []string{paths[0], paths[1], paths[3]} }},
 	}
 	for _, s := range steps {
 		s.do()

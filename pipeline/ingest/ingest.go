@@ -493,9 +493,6 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)"); err != nil {
-		return fmt.Errorf("load warehouse: %w", err)
-	}
 	if err := rebuildSummary(ctx, tx); err != nil {
 		return err
 	}
@@ -630,13 +627,16 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// rebuildSummary keeps pupil_terms (summarise_sessions.sql) equal to
-// sessions, inside Commit's transaction and before the new marks are
-// loaded, which Commit then adds. A run that only adds marks keeps the
-// summary, so a nightly run reads its new day and not the year. When
-// sessions were deleted (a file changed or was removed), or the configured
-// terms differ from those the summary was built for (the bitstrings number
-// each term's half-days), it is rebuilt from the sessions kept.
+// rebuildSummary deletes the sessions of replaced and removed files and
+// keeps pupil_terms (summarise_sessions.sql) equal to the sessions kept,
+// inside Commit's transaction and before the new marks are loaded, which
+// Commit then adds. A run that only adds marks keeps the summary as it is,
+// so a nightly run reads its new day and not the year. When sessions are
+// deleted, only the pupils who had sessions in those files are summarised
+// again: a school's re-sent file costs that school's pupils, not the
+// region's. When the configured terms differ from those the summary was
+// built for (the bitstrings number each term's half-days), or its query has
+// changed, it is rebuilt from every session kept.
 func rebuildSummary(ctx context.Context, tx *sql.Tx) error {
 	var calendar, built string
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(string_agg(term_id || ' ' || start_date || ' ' || end_date, ', ' ORDER BY term_id), '')
@@ -653,20 +653,35 @@ func rebuildSummary(ctx context.Context, tx *sql.Tx) error {
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) > 0 FROM replaced_files").Scan(&deleted); err != nil {
 		return fmt.Errorf("summarise sessions: %w", err)
 	}
-	if !deleted && calendar == built {
+	var stmts []string
+	switch {
+	case calendar != built:
+		stmts = []string{
+			"DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)",
+			"DELETE FROM pupil_terms", "DELETE FROM pupil_terms_calendar",
+			"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM sessions",
+		}
+	case deleted:
+		stmts = []string{
+			`CREATE OR REPLACE TEMP TABLE summary_pupils AS
+				SELECT DISTINCT pupil_key FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)`,
+			"DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)",
+			"DELETE FROM pupil_terms WHERE pupil_key IN (SELECT pupil_key FROM summary_pupils)",
+			`CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category
+				FROM sessions SEMI JOIN summary_pupils USING (pupil_key)`,
+		}
+	default:
 		return nil
 	}
-	for _, q := range []string{
-		"DELETE FROM pupil_terms", "DELETE FROM pupil_terms_calendar",
-		"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM sessions",
-		queries.Get("summarise_sessions"), "DROP VIEW summary_input",
-	} {
+	for _, q := range append(stmts, queries.Get("summarise_sessions"), "DROP VIEW summary_input", "DROP TABLE IF EXISTS summary_pupils") {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("summarise sessions: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO pupil_terms_calendar VALUES (?)", calendar); err != nil {
-		return fmt.Errorf("summarise sessions: %w", err)
+	if calendar != built {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO pupil_terms_calendar VALUES (?)", calendar); err != nil {
+			return fmt.Errorf("summarise sessions: %w", err)
+		}
 	}
 	return nil
 }
