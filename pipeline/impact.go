@@ -207,7 +207,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 		return nil, err
 	}
 	defer func() {
-		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "cfg_impact_breakdowns", "impact_slots", "impact_window_counts", "impact_windows"} {
+		for _, t := range []string{"cfg_impact_bands", "cfg_impact_periods", "cfg_impact_months", "cfg_impact_cells", "cfg_impact_breakdowns", "impact_participants", "impact_slots", "impact_window_counts", "impact_windows"} {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
 		}
 	}()
@@ -226,7 +226,11 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, queries.Get("impact_index_dates"), salt, maxProgrammes)
+	wp := r.windowParams(plan, salt)
+	if err := stageParticipants(ctx, conn, wp); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT pupil_key, programme_idx, index_date FROM impact_participants")
 	if err != nil {
 		return nil, fmt.Errorf("impact index dates: %w", err)
 	}
@@ -296,7 +300,7 @@ func (r *Runner) runImpact(ctx context.Context, conn *sql.Conn, epsilon float64,
 	}
 
 	// Step 2: the windows, bounded per pupil.
-	if err := buildImpactWindows(ctx, conn, r.windowParams(plan, salt)); err != nil {
+	if err := buildImpactWindows(ctx, conn, wp); err != nil {
 		return nil, err
 	}
 
@@ -328,12 +332,23 @@ func (r *Runner) windowParams(plan impactPlan, salt int64) windowParams {
 		minWindow: int64(im.MinWindowSessions), minBaseline: int64(im.MinBaselineSessions), maxChange: plan.layout.MaxChangeBP}
 }
 
+// stageParticipants keeps each participant's index dates per kept programme
+// (impact_index_dates.sql) in the temp table impact_participants, which the
+// histogram of index months and then the slots (impact_slots.sql) read.
+func stageParticipants(ctx context.Context, conn *sql.Conn, p windowParams) error {
+	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE impact_participants AS "+queries.Get("impact_index_dates"), p.salt, p.maxProgrammes); err != nil {
+		return fmt.Errorf("impact index dates: %w", err)
+	}
+	return nil
+}
+
 // buildImpactWindows fills the temp table impact_windows: the slots
 // (impact_slots.sql), then each slot pupil's possible sessions from
 // pupil_terms (impact_sessions.sql), in which Go finds the windows
 // (transforms/windows) and appends their counts to impact_window_counts,
 // then the measures (impact_windows.sql). It holds one pupil's sessions at a
 // time as it finds windows, so memory follows the slots, not the sessions.
+// stageParticipants must have run.
 func buildImpactWindows(ctx context.Context, conn *sql.Conn, p windowParams) error {
 	if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE impact_slots AS "+queries.Get("impact_slots"), p.salt, p.maxProgrammes); err != nil {
 		return fmt.Errorf("impact slots: %w", err)

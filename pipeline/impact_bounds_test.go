@@ -85,7 +85,11 @@ func checkImpactBounds(t *testing.T, period string, maxProg int) {
 		}
 	}
 	salt := int64(987654321)
-	if err := buildImpactWindows(ctx, conn, r.windowParams(plan, salt)); err != nil {
+	wp := r.windowParams(plan, salt)
+	if err := stageParticipants(ctx, conn, wp); err != nil {
+		t.Fatal(err)
+	}
+	if err := buildImpactWindows(ctx, conn, wp); err != nil {
 		t.Fatal(err)
 	}
 	// Histogram: keys per pupil.

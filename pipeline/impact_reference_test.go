@@ -125,6 +125,9 @@ func compareWithReference(t *testing.T, extra ...string) {
 			t.Fatal(err)
 		}
 	}
+	if err := stageParticipants(ctx, conn, p); err != nil {
+		t.Fatal(err)
+	}
 	if err := buildImpactWindows(ctx, conn, p); err != nil {
 		t.Fatal(err)
 	}

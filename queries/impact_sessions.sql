@@ -1,6 +1,6 @@
 -- Impact, step 2b: the possible sessions of every pupil with a slot
 -- (impact_slots.sql), one row per pupil and term in date order, for
--- impact_windows.go to find the pre and post windows in.
+-- windowcounts.go to find the pre and post windows in.
 --
 -- Definitions (summarise_sessions.sql): a possible session is a half day
 -- coded P, AEA, AUTH or UNAUTH on a date of a configured term, at any

@@ -1,6 +1,8 @@
 -- Impact, step 2a: the slots, one row per pupil and programme whose windows
--- impact_windows.go measures: each participant at their index date, and
+-- windowcounts.go measures: each participant at their index date, and
 -- each comparison pupil at a pseudo index date (temp table impact_slots).
+-- Participants come from impact_participants, impact_index_dates.sql's rows
+-- as step 1 kept them (pipeline.stageParticipants).
 --
 -- Definitions:
 --   index date            participants: their first attended session of the
@@ -16,24 +18,14 @@
 --                         NULL there matches any).
 -- Only index dates in a configured period (cfg_impact_periods) make a slot.
 -- Bounding, explicit and before noise: participants keep at most $2
--- programmes (chosen by the salted hash $1, as in step 1); each comparison
--- pupil serves at most $2 programmes, chosen the same way; so a pupil has at
--- most $2 slots.
-WITH participant_rows AS (
-    SELECT pa.pupil_key, cp.idx AS programme_idx, min(pa.event_date) AS index_date
-    FROM participation pa
-    JOIN cfg_programmes cp ON cp.programme_id = pa.programme
-    JOIN pupils p ON p.pupil_key = pa.pupil_key
-    WHERE pa.attended AND pa.event IN ('session', 'completed')
-    GROUP BY pa.pupil_key, cp.idx
-),
-participants AS (
+-- programmes (chosen by the salted hash $1 in step 1); every participant
+-- keeps at least one (max_programmes_per_pupil is at least 1), so
+-- impact_participants names every pupil a comparison must exclude. Each
+-- comparison pupil serves at most $2 programmes, chosen the same way; so a
+-- pupil has at most $2 slots.
+WITH participants AS (
     SELECT pupil_key, programme_idx, index_date, true AS participant
-    FROM (
-        SELECT *, row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme_idx, $1)) AS pick
-        FROM participant_rows
-    )
-    WHERE pick <= $2
+    FROM impact_participants
 ),
 comparison_slots AS (
     SELECT pupil_key, programme_idx,
@@ -46,7 +38,7 @@ comparison_slots AS (
         JOIN cfg_impact_cells ce
           ON coalesce(ce.school_urn, p.school_urn) = p.school_urn
          AND coalesce(ce.year_group, p.year_group) = p.year_group
-        WHERE p.pupil_key NOT IN (SELECT pupil_key FROM participant_rows)
+        WHERE p.pupil_key NOT IN (SELECT pupil_key FROM impact_participants)
     )
     WHERE pick <= $2
 ),

@@ -1,6 +1,6 @@
 -- Impact, step 2c: one row per slot (impact_slots.sql) with the change in
 -- attendance between the pupil's pre and post windows (temp table
--- impact_windows). impact_windows.go has found the windows and counted
+-- impact_windows). windowcounts.go has found the windows and counted
 -- their sessions into impact_window_counts; this applies the thresholds,
 -- the clamps and the strata.
 --

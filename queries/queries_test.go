@@ -74,6 +74,8 @@ func setupImpact(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_months (programme_idx INTEGER, month_start DATE, month_days INTEGER, cum_lo DOUBLE, cum_hi DOUBLE)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_cells (programme_idx INTEGER, school_urn VARCHAR, year_group INTEGER)",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_breakdowns (cell_idx INTEGER, breakdown VARCHAR, breakdown_value VARCHAR)",
+		// pipeline.stageParticipants keeps impact_index_dates.sql's rows in it.
+		"CREATE OR REPLACE TEMP TABLE impact_participants (pupil_key BIGINT, programme_idx INTEGER, index_date DATE)",
 		// pipeline.countWindows appends to it from Go.
 		`CREATE OR REPLACE TEMP TABLE impact_window_counts (pupil_key BIGINT, programme_idx INTEGER, participant BOOLEAN, period_idx INTEGER,
 			pre_possible BIGINT, pre_attended BIGINT, post_possible BIGINT, post_attended BIGINT, base_possible BIGINT, base_absent BIGINT)`,
