@@ -25,13 +25,20 @@ import (
 // on a day newly configured are loaded.
 func (r *Runner) attendanceContext() string {
 	c := r.Config
-	h := sha256.New()
-	shape, _ := json.Marshal(struct {
+	return contextOf(codeIdentity(r.CodeVersion), struct {
 		Schools []config.School
 		Terms   []config.Term
-	}{c.Schools, c.Terms})
-	fmt.Fprintf(h, "code %s\nconfig %s\n", codeIdentity(r.CodeVersion), shape)
-	for _, q := range []string{"macros", "validate_attendance", "resolve_attendance"} {
+	}{c.Schools, c.Terms}, "", "macros", "validate_attendance", "resolve_attendance")
+}
+
+// contextOf hashes what files are read in: the program, the configuration
+// that checks them, the keys their tokens are made with, and the text of the
+// queries that check them.
+func contextOf(code string, configuration any, keys string, checks ...string) string {
+	h := sha256.New()
+	shape, _ := json.Marshal(configuration)
+	fmt.Fprintf(h, "code %s\nkeys %s\nconfig %s\n", code, keys, shape)
+	for _, q := range checks {
 		fmt.Fprintf(h, "%s %s\n", q, queries.Get(q))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -72,16 +79,11 @@ var (
 // the files are read again.
 func (r *Runner) rosterContext(tok *pseudonym.Tokeniser) string {
 	c := r.Config
-	h := sha256.New()
-	shape, _ := json.Marshal(struct {
+	return contextOf(codeIdentity(r.CodeVersion), struct {
 		Schools    []config.School
 		Terms      []config.Term
 		Programmes []config.Programme
 		Sources    map[string]config.Format
-	}{c.Schools, c.Terms, c.Programmes, c.Sources})
-	fmt.Fprintf(h, "code %s\nkey %s\nlinkage key %s\nconfig %s\n", codeIdentity(r.CodeVersion), tok.Fingerprint(), tok.Linkage().Fingerprint(), shape)
-	for _, q := range []string{"macros", "validate_roster", "stage_pupils", "validate_participation"} {
-		fmt.Fprintf(h, "%s %s\n", q, queries.Get(q))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	}{c.Schools, c.Terms, c.Programmes, c.Sources}, tok.Fingerprint()+" "+tok.Linkage().Fingerprint(),
+		"macros", "validate_roster", "stage_pupils", "validate_participation")
 }

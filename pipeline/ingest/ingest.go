@@ -493,7 +493,7 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		return err
 	}
 	defer tx.Rollback()
-	if err := rebuildSummary(ctx, tx); err != nil {
+	if err := deleteReplacedSessions(ctx, tx); err != nil {
 		return err
 	}
 	loads := []string{queries.Get("load_sessions")}
@@ -504,16 +504,16 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 			return err
 		}
 	}
-	for _, q := range append(loads,
-		// The marks loaded now are added to the summary from the checked
-		// rows: reading them back from sessions inside this transaction
-		// took seven times as long.
-		"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM checked_attendance WHERE outcome = 'loaded'",
-		queries.Get("summarise_sessions"), "DROP VIEW summary_input",
-	) {
+	for _, q := range loads {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("load warehouse: %w", err)
 		}
+	}
+	// The marks loaded now are added to the summary from the checked rows:
+	// reading them back from sessions inside this transaction took seven
+	// times as long.
+	if err := summarise(ctx, tx, "checked_attendance WHERE outcome = 'loaded'"); err != nil {
+		return err
 	}
 	if err := checkSummary(ctx, tx); err != nil {
 		return err
@@ -627,8 +627,8 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// rebuildSummary deletes the sessions of replaced and removed files and
-// keeps pupil_terms (summarise_sessions.sql) equal to the sessions kept,
+// deleteReplacedSessions deletes the sessions of replaced and removed files
+// and keeps pupil_terms (summarise_sessions.sql) equal to the sessions kept,
 // inside Commit's transaction and before the new marks are loaded, which
 // Commit then adds. A run that only adds marks keeps the summary as it is,
 // so a nightly run reads its new day and not the year. When sessions are
@@ -637,7 +637,7 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 // region's. When the configured terms differ from those the summary was
 // built for (the bitstrings number each term's half-days), or its query has
 // changed, it is rebuilt from every session kept.
-func rebuildSummary(ctx context.Context, tx *sql.Tx) error {
+func deleteReplacedSessions(ctx context.Context, tx *sql.Tx) error {
 	var calendar, built string
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(string_agg(term_id || ' ' || start_date || ' ' || end_date, ', ' ORDER BY term_id), '')
 		|| '; ' || term_slots() || ' half-days' FROM cfg_terms`).Scan(&calendar); err != nil {
@@ -653,33 +653,51 @@ func rebuildSummary(ctx context.Context, tx *sql.Tx) error {
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) > 0 FROM replaced_files").Scan(&deleted); err != nil {
 		return fmt.Errorf("summarise sessions: %w", err)
 	}
+	deleteSessions := "DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)"
 	var stmts []string
+	var from string
 	switch {
 	case calendar != built:
-		stmts = []string{
-			"DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)",
-			"DELETE FROM pupil_terms", "DELETE FROM pupil_terms_calendar",
-			"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM sessions",
-		}
+		stmts = []string{deleteSessions, "DELETE FROM pupil_terms", "DELETE FROM pupil_terms_calendar"}
+		from = "sessions"
 	case deleted:
 		stmts = []string{
 			`CREATE OR REPLACE TEMP TABLE summary_pupils AS
 				SELECT DISTINCT pupil_key FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)`,
-			"DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)",
+			deleteSessions,
 			"DELETE FROM pupil_terms WHERE pupil_key IN (SELECT pupil_key FROM summary_pupils)",
-			`CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category
-				FROM sessions SEMI JOIN summary_pupils USING (pupil_key)`,
 		}
+		from = "sessions SEMI JOIN summary_pupils USING (pupil_key)"
 	default:
 		return nil
 	}
-	for _, q := range append(stmts, queries.Get("summarise_sessions"), "DROP VIEW summary_input", "DROP TABLE IF EXISTS summary_pupils") {
+	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("summarise sessions: %w", err)
 		}
 	}
+	if err := summarise(ctx, tx, from); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS summary_pupils"); err != nil {
+		return fmt.Errorf("summarise sessions: %w", err)
+	}
 	if calendar != built {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO pupil_terms_calendar VALUES (?)", calendar); err != nil {
+			return fmt.Errorf("summarise sessions: %w", err)
+		}
+	}
+	return nil
+}
+
+// summarise adds to pupil_terms the sessions the relation from selects
+// (summarise_sessions.sql reads them through the view summary_input).
+func summarise(ctx context.Context, tx *sql.Tx, from string) error {
+	for _, q := range []string{
+		"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT pupil_key, school_urn, session_date, session, category FROM " + from,
+		queries.Get("summarise_sessions"), "DROP VIEW summary_input",
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("summarise sessions: %w", err)
 		}
 	}
