@@ -76,7 +76,7 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 					pupil.Reset()
 				}
 				current, started = key, true
-				first := windows.HalfDay(2 * int64(starts.Value(i)))
+				first := windows.Morning(int32(starts.Value(i)))
 				sessions, attendedBefore := pupil.Sessions(), pupil.Attended()
 				// Errors name no pupil, not even by surrogate key: they reach logs.
 				if err := pupil.AddTerm(first, slots, possible.Value(i), attended.Value(i)); err != nil {
@@ -139,7 +139,7 @@ func readSlots(ctx context.Context, conn *sql.Conn) (map[int64][]impactSlot, int
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
 				s := impactSlot{programme: programmes.Value(i), participant: participants.Value(i), period: periods.Value(i),
-					index: windows.HalfDay(2 * int64(dates.Value(i)))}
+					index: windows.Morning(int32(dates.Value(i)))}
 				bySlotPupil[keys.Value(i)] = append(bySlotPupil[keys.Value(i)], s)
 				n++
 			}

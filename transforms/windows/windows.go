@@ -8,17 +8,14 @@ package windows
 import (
 	"fmt"
 	"sort"
-	"time"
 )
 
 // HalfDay numbers half days: 2 x days since 1970-01-01, plus 1 for PM.
 type HalfDay int64
 
-// HalfDayOf is the AM half day of date d.
-func HalfDayOf(d time.Time) HalfDay {
-	y, m, day := d.Date()
-	return HalfDay(2 * (time.Date(y, m, day, 0, 0, 0, 0, time.UTC).Unix() / 86400))
-}
+// Morning is the AM half day of a date given as days since 1970-01-01, as
+// DuckDB's DATE crosses Arrow (date32).
+func Morning(epochDay int32) HalfDay { return HalfDay(2 * int64(epochDay)) }
 
 // Pupil is one pupil's possible sessions in time order, each attended or
 // not, with running counts of the attended ones.
