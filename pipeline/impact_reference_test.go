@@ -190,3 +190,33 @@ func memoryConn(t *testing.T) *sql.Conn {
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// TestImpactWindowsRefuseBitsThatDisagreeWithCounts: countWindows checks
+// each term's bitstrings against pupil_terms' counts, so a summary that
+// reached it inconsistent (Commit's check bypassed, or the bits misread on
+// the way) fails the impact stage instead of giving a wrong window.
+func TestImpactWindowsRefuseBitsThatDisagreeWithCounts(t *testing.T) {
+	for _, tc := range []struct{ name, corrupt string }{
+		{"possible", "UPDATE pupil_terms SET possible = possible + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
+		{"attended", "UPDATE pupil_terms SET authorised = authorised + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			conn := memoryConn(t)
+			windowsWarehouse(ctx, t, conn)
+			p := windowParams{salt: 7, maxProgrammes: 2, window: 10, minWindow: 4, maxChange: 3000, minBaseline: 10}
+			for _, q := range []string{"CREATE OR REPLACE TEMP VIEW summary_input AS SELECT * FROM sessions", queries.Get("summarise_sessions"), tc.corrupt} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := stageParticipants(ctx, conn, p); err != nil {
+				t.Fatal(err)
+			}
+			err := buildImpactWindows(ctx, conn, p)
+			if err == nil || !strings.Contains(err.Error(), "their counts say") {
+				t.Fatalf("windows over a summary whose %s count is off: %v, want refused", tc.name, err)
+			}
+		})
+	}
+}
