@@ -54,7 +54,7 @@ FUZZTIME ?= 20s
 # exceeded" on the slow DuckDB target; a bounded number of tries avoids it.
 FUZZMINIMIZE ?= 50x
 FUZZ_TARGETS := pipeline/ingest:FuzzNormaliseHeader pipeline/ingest:FuzzScanCSV pipeline/ingest:FuzzParseDate \
-	pipeline/ingest:FuzzLoadAttendance pipeline/ingest:FuzzTokeniseFile transforms/linkage:FuzzMatchKeys
+	pipeline/ingest:FuzzLoadAttendance pipeline/ingest:FuzzCodesMatchDuckDB pipeline/ingest:FuzzTokeniseFile transforms/linkage:FuzzMatchKeys
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

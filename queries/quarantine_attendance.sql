@@ -9,14 +9,16 @@ SELECT f.file, q.line,
        coalesce(nullif(split_part(q.failed, ':', 2), ''), r.column_name) AS "column",
        split_part(q.failed, ':', 1) AS reason,
        r.message,
-       shown(school_urn, regexp_full_match(school_urn, '[0-9]{6}')) AS school_urn,
+       shown(written_school, regexp_full_match(written_school, '[0-9]{6}')) AS school_urn,
        shown(session_date::VARCHAR, EXISTS (SELECT 1 FROM cfg_terms t WHERE session_date BETWEEN t.start_date AND t.end_date)) AS session_date,
        shown(written_session, written_session IN ('AM', 'PM')) AS session,
        shown(written_mark, written_mark IN (SELECT code FROM cfg_codes)) AS mark
 FROM (
-    -- Session and mark as written (trimmed) for a row that failed a check; a
-    -- conflicting mark passed them, so its typed values are what was written.
-    SELECT *, coalesce(session_text, session::VARCHAR) AS written_session, coalesce(mark_text, mark::VARCHAR) AS written_mark
+    -- School, session and mark as written (trimmed) for a row that failed a
+    -- check; a conflicting mark passed them, so its typed values are what was
+    -- written (the URN stored as a number, six digits).
+    SELECT *, coalesce(school_text, lpad(school_urn::VARCHAR, 6, '0')) AS written_school,
+           coalesce(session_text, session::VARCHAR) AS written_session, coalesce(mark_text, mark::VARCHAR) AS written_mark
     FROM checked_attendance
 ) q
 JOIN staged_files f USING (file_id)

@@ -39,6 +39,8 @@ var pipelineSteps = []step{
 	{name: "stage_pupils"},
 	// Instead of stage_pupils when the roster is not read again.
 	{name: "stage_known_pupils"},
+	// Attendance staged as text is coded as regular CSV files are in Go.
+	{name: "code_attendance"},
 	{name: "validate_attendance"},
 	{name: "resolve_attendance"},
 	{name: "validate_participation"},
@@ -123,6 +125,7 @@ func setupStaging(ctx context.Context, t *testing.T, conn *sql.Conn) {
 		"CREATE OR REPLACE TEMP TABLE nhs_tokens (raw VARCHAR, status VARCHAR, token VARCHAR, link_token VARCHAR)",
 		"CREATE OR REPLACE TEMP TABLE demo_tokens (raw VARCHAR, tok_names_dob_postcode VARCHAR, tok_initial_dob_district VARCHAR, " +
 			"tok_names_dob VARCHAR, tok_phonetic_dob_sex VARCHAR, tok_forename_dob_postcode VARCHAR)",
+		ingest.AttendanceCodeTables,
 	}
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
 		// As ingest.createRaw: file, line, then every column of the contract.

@@ -16,10 +16,11 @@
 -- of one calendar have one length, which `|` needs; a change of terms
 -- rebuilds the table.
 CREATE OR REPLACE TEMP TABLE pupil_terms_delta AS
-SELECT d.pupil_key, d.school_urn, t.term_id, d.possible, d.authorised, d.unauthorised, d.possible_days, d.attended_days
+SELECT d.pupil_key, lpad(d.school_urn::VARCHAR, 6, '0') AS school_urn, t.term_id, d.possible, d.authorised, d.unauthorised, d.possible_days, d.attended_days
 FROM (
-    -- Grouped by the term's number, not its name: grouping millions of
-    -- sessions on a string key took twice as long.
+    -- Grouped by the term's number, not its name, and by the URN as the
+    -- number sessions store: grouping millions of sessions on a string key
+    -- took twice as long.
     SELECT s.pupil_key, s.school_urn, c.term_idx,
            count(*) AS possible,
            count(*) FILTER (WHERE s.category = 'AUTH') AS authorised,

@@ -1,4 +1,4 @@
--- Attendance validation. Each row of raw_attendance gets one outcome:
+-- Attendance validation. Each row of attendance_codes gets one outcome:
 --   loaded      the mark kept for its pupil, date and session;
 --   duplicate   an exact repeat of the kept mark, collapsed;
 --   quarantined the first failing check below, or conflicting_mark when the
@@ -11,55 +11,67 @@
 --
 -- Cost: a file has millions of marks but only a few dozen distinct values in
 -- each column other than the UPN (20 schools, 195 dates, AM and PM, 17 codes).
--- Each column's distinct raw values are cleaned, parsed and looked up once, in
--- a small table, and every mark is then hash-joined to those tables on its raw
--- text: no trim, date parse or code lookup runs per mark.
+-- The marks arrive as dictionary codes (ingest: attendance_codes, one row per
+-- mark with an integer per column, and attendance_dict, each file's distinct
+-- raw values per column). Each distinct raw value is cleaned, parsed and
+-- looked up once, in a small table, and every mark is then hash-joined to
+-- those tables on integers: no text is read, trimmed or parsed per mark.
+-- Code 0 is an empty field, with raw NULL: every looked-up column is then
+-- NULL, a missing value (as it would be for a code with no dictionary row).
+--
+-- Columns as written to checked_attendance: school_urn is the URN as a
+-- number (six digits, so lpad(school_urn, 6, '0') gives it back), as the
+-- sessions table stores it; the text of school, session and mark is kept only for rows that
+-- failed a check, for their quarantine file.
 CREATE OR REPLACE TEMP TABLE checked_attendance AS
 WITH upn_keys AS (
     -- upn_tokens holds every distinct raw UPN (tokenise): resolve each to its
     -- pupil once. A pupil who has left keeps the key an earlier roster gave
     -- them (pupil_keys): their marks still count.
-    SELECT u.raw, nullif(trim(u.raw), '') IS NULL AS missing, u.status,
+    SELECT d.file_id, d.id, nullif(trim(d.raw), '') IS NULL AS missing, u.status,
            coalesce(p.pupil_key, k.pupil_key) AS pupil_key
-    FROM upn_tokens u
+    FROM attendance_dict d
+    LEFT JOIN upn_tokens u ON u.raw = d.raw
     LEFT JOIN staged_pupils p ON p.upn_token = u.token
     LEFT JOIN pupil_keys k ON k.upn_token = u.token
+    WHERE d.col = 'upn'
 ),
 schools AS (
-    SELECT d.raw, nullif(trim(d.raw), '') AS school_urn, sc.urn IS NOT NULL AS known
-    FROM (SELECT DISTINCT school_urn AS raw FROM raw_attendance) d
+    SELECT d.file_id, d.id, nullif(trim(d.raw), '') AS school_urn, sc.urn IS NOT NULL AS known, sc.urn::INTEGER AS school
+    FROM attendance_dict d
     LEFT JOIN cfg_schools sc ON sc.urn = nullif(trim(d.raw), '')
+    WHERE d.col = 'school_urn'
 ),
 -- Dates are read in their file's date_format, so per file. cfg_dates lists
 -- every date of every term (terms never overlap): a hash join finds the term.
 dates AS (
-    SELECT d.file_id, d.raw, d.date_text, d.session_date, t.term_id
+    SELECT d.file_id, d.id, d.date_text, d.session_date, t.term_id
     FROM (
-        SELECT file_id, raw, nullif(trim(raw), '') AS date_text,
+        SELECT file_id, id, nullif(trim(raw), '') AS date_text,
                parse_input_date(file_id, nullif(trim(raw), '')) AS session_date
-        FROM (SELECT DISTINCT file_id, session_date AS raw FROM raw_attendance)
+        FROM attendance_dict
+        WHERE col = 'session_date'
     ) d
     LEFT JOIN cfg_dates t USING (session_date)
 ),
 -- session and mark as text, as written (trimmed), and as the warehouse's
 -- enums, NULL unless valid.
 sessions_text AS (
-    SELECT raw, session, CASE WHEN session IN ('AM', 'PM') THEN session::session_half END AS half
-    FROM (SELECT raw, nullif(upper(trim(raw)), '') AS session FROM (SELECT DISTINCT session AS raw FROM raw_attendance))
+    SELECT file_id, id, session, CASE WHEN session IN ('AM', 'PM') THEN session::session_half END AS half
+    FROM (SELECT file_id, id, nullif(upper(trim(raw)), '') AS session FROM attendance_dict WHERE col = 'session')
 ),
 marks AS (
-    SELECT d.raw, nullif(trim(d.raw), '') AS mark, k.code::attendance_mark AS code,
+    SELECT d.file_id, d.id, nullif(trim(d.raw), '') AS mark, k.code::attendance_mark AS code,
            k.category::attendance_category AS category, k.best_mark_rank
-    FROM (SELECT DISTINCT mark AS raw FROM raw_attendance) d
+    FROM attendance_dict d
     LEFT JOIN cfg_codes k ON k.code = nullif(trim(d.raw), '')
+    WHERE d.col = 'mark'
 ),
--- A raw value that is NULL joins nothing, so every looked-up column is NULL:
--- the same as an empty field.
 reasoned AS (
-    SELECT r.file_id, r.line, s.school_urn, d.session_date, se.session, se.half, m.mark, m.code, m.category, m.best_mark_rank, u.pupil_key,
+    SELECT r.file_id, r.line, s.school, s.school_urn, d.session_date, se.session, se.half, m.mark, m.code, m.category, m.best_mark_rank, u.pupil_key,
            CASE
                WHEN s.school_urn IS NULL THEN 'missing_value:school_urn'
-               WHEN r.upn IS NULL OR u.missing THEN 'missing_value:upn'
+               WHEN u.missing IS DISTINCT FROM false THEN 'missing_value:upn'
                WHEN d.date_text IS NULL THEN 'missing_value:session_date'
                WHEN se.session IS NULL THEN 'missing_value:session'
                WHEN m.mark IS NULL THEN 'missing_value:mark'
@@ -71,22 +83,22 @@ reasoned AS (
                WHEN u.pupil_key IS NULL THEN 'pupil_not_on_roster'
                WHEN d.term_id IS NULL THEN 'date_outside_terms'
            END AS failed
-    FROM raw_attendance r
-    LEFT JOIN upn_keys u ON u.raw = r.upn
-    LEFT JOIN schools s ON s.raw = r.school_urn
-    LEFT JOIN dates d ON d.file_id = r.file_id AND d.raw = r.session_date
-    LEFT JOIN sessions_text se ON se.raw = r.session
-    LEFT JOIN marks m ON m.raw = r.mark
+    FROM attendance_codes r
+    LEFT JOIN upn_keys u ON u.file_id = r.file_id AND u.id = r.upn
+    LEFT JOIN schools s ON s.file_id = r.file_id AND s.id = r.school_urn
+    LEFT JOIN dates d ON d.file_id = r.file_id AND d.id = r.session_date
+    LEFT JOIN sessions_text se ON se.file_id = r.file_id AND se.id = r.session
+    LEFT JOIN marks m ON m.file_id = r.file_id AND m.id = r.mark
 )
 -- session, mark and category are typed as the sessions table has them, so
--- loading needs no cast. A quarantine file shows session and mark as written
--- (quarantine_attendance.sql); session_text and mark_text keep that text for
--- rows that failed a check, the only ones where it can differ.
+-- loading needs no cast. outcome is an enum: one byte per mark, not a string.
 SELECT file_id, line,
-       CASE WHEN failed IS NULL THEN 'loaded' ELSE 'quarantined' END AS outcome,
+       (CASE WHEN failed IS NULL THEN 'loaded' ELSE 'quarantined' END)::ENUM('loaded', 'duplicate', 'quarantined') AS outcome,
        failed,
        CASE WHEN failed IS NULL THEN pupil_key END AS pupil_key,
-       school_urn, session_date,
+       school AS school_urn,
+       CASE WHEN failed IS NOT NULL THEN school_urn END AS school_text,
+       session_date,
        half AS session,
        code AS mark,
        CASE WHEN failed IS NULL THEN category END AS category,

@@ -8,6 +8,8 @@
 DROP VIEW IF EXISTS upn_tokens_arrow;
 DROP VIEW IF EXISTS nhs_tokens_arrow;
 DROP VIEW IF EXISTS demo_tokens_arrow;
+DROP VIEW IF EXISTS attendance_codes_arrow;
+DROP VIEW IF EXISTS attendance_dict_arrow;
 CREATE TABLE IF NOT EXISTS key_info (
     fingerprint VARCHAR NOT NULL,   -- which key made the tokens below
     created_at  TIMESTAMP NOT NULL
@@ -66,7 +68,7 @@ CREATE TYPE IF NOT EXISTS attendance_category AS ENUM ('P', 'AEA', 'AUTH', 'UNAU
 CREATE TABLE IF NOT EXISTS sessions (
     file_id      INTEGER NOT NULL,  -- the attendance file the mark came from
     pupil_key    BIGINT NOT NULL,
-    school_urn   VARCHAR NOT NULL,  -- the school that recorded the mark: the enrolment
+    school_urn   INTEGER NOT NULL,  -- the school that recorded the mark (the enrolment): its URN as a number; lpad(school_urn, 6, '0') is the URN
     session_date DATE NOT NULL,
     session      session_half NOT NULL,
     mark         attendance_mark NOT NULL,        -- DfE code

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
@@ -312,6 +313,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		// The name of each file read this run, for quarantine files and the
 		// best-mark rule's order, so the checked rows need not carry it.
 		"CREATE OR REPLACE TEMP TABLE staged_files (source VARCHAR, file_id INTEGER, file VARCHAR)",
+		AttendanceCodeTables,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, err
@@ -441,6 +443,13 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 				}
 			}
 		}
+	}
+	if len(parts[schemas.SourceAttendance]) > 0 || copiedAttendance(ctx, conn) {
+		progress.start("code staged attendance")
+		if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
+			return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
+		}
+		step("code staged attendance")
 	}
 	progress.start("tokenise")
 	if err := tokenise(ctx, conn, tok); err != nil {
@@ -704,6 +713,14 @@ func summarise(ctx context.Context, tx *sql.Tx, from string) error {
 	return nil
 }
 
+// copiedAttendance reports whether any attendance rows were copied into
+// raw_attendance_rows (files whose lines needed computing, and wide files).
+func copiedAttendance(ctx context.Context, conn *sql.Conn) bool {
+	var any bool
+	err := conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM (SELECT 1 FROM "+rawRows(schemas.SourceAttendance)+" LIMIT 1)").Scan(&any)
+	return err != nil || any
+}
+
 // DropStaging drops every staging table, the only place raw identifiers
 // ever sit; call it once Commit has run (or the run has failed).
 func DropStaging(conn *sql.Conn) {
@@ -725,7 +742,7 @@ func DropStaging(conn *sql.Conn) {
 	}
 	// staged_pupils is a view when the roster was kept (stage_known_pupils.sql).
 	_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.staged_pupils")
-	for _, t := range append(staged, "upn_tokens", "nhs_tokens", "demo_tokens",
+	for _, t := range append(staged, "upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_dict",
 		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files", "staged_files") {
 		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
@@ -882,6 +899,10 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 		from = parquetSource(f.Path)
 		exprOf = func(i int) string { return parquetText(cols[i], f.Format.DateFormat) }
 	} else {
+		coded, err := codeAttendance(ctx, conn, f, fileID, opt)
+		if err != nil || coded {
+			return "", err
+		}
 		file, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
 		if err != nil {
 			return "", err
@@ -965,6 +986,46 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 		return stagedRows(f, fileID, cols, "line", numbered), nil
 	}
 	return "", insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
+}
+
+// codeAttendance codes a regular attendance CSV file as it reads it
+// (codeRegularCSV), and reports whether it did. The usual extract is one,
+// and then no text is staged, no quick scan is needed and no rejects can
+// arise; any other file is left to the general reader, which reports its
+// problems. A file asked to be read as Windows-1252, a wide file, a header
+// that is not UTF-8 or does not name the columns, are all left to it, as is
+// a file whose coded values are not UTF-8 (bytes in fields it does not read
+// do not matter).
+func codeAttendance(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (bool, error) {
+	if f.Source != schemas.SourceAttendance || f.Format.Layout == config.LayoutWide || f.Format.Encoding == config.EncodingWindows1252 {
+		return false, nil
+	}
+	found, err := header(f.Path)
+	if err != nil || !utf8.ValidString(strings.Join(found, "")) {
+		return false, nil
+	}
+	actual, err := resolveColumns(f, found)
+	if err != nil {
+		return false, nil
+	}
+	var fields []int
+	for _, c := range codedColumns() {
+		if i, ok := actual[c]; ok {
+			fields = append(fields, i)
+		} else {
+			fields = append(fields, -1)
+		}
+	}
+	regular, reason, err := codeRegularCSV(ctx, conn, f.Path, len(found), fields, fileID)
+	if err != nil || !regular {
+		opt.logger().Debug("attendance file read by the general CSV reader", "file", filepath.Base(f.Path), "reason", reason)
+		return false, err
+	}
+	if um := unmatchedMapping(f, found); len(um) > 0 {
+		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
+			"file", filepath.Base(f.Path), "headers", strings.Join(um, ", "))
+	}
+	return true, nil
 }
 
 // ErrTokenKey means a tokenised participation file was made with another key

@@ -339,9 +339,10 @@ func TestRepeatedSessionsAcrossFilesAndRuns(t *testing.T) {
 	}
 }
 
-// TestDropStagingLeavesNoRawRows: after a load of files read directly (a
-// regular file) and copied (one with a rejected row and a quoted line break),
-// DropStaging leaves only the public lists on the connection.
+// TestDropStagingLeavesNoRawRows: after a load of files coded as read (a
+// regular attendance file), read in place (the roster) and copied (one with
+// a rejected row and a quoted line break), DropStaging leaves only the public
+// lists on the connection.
 func TestDropStagingLeavesNoRawRows(t *testing.T) {
 	conn, tok, dir := setup(t)
 	ctx := context.Background()
@@ -354,16 +355,17 @@ func TestDropStagingLeavesNoRawRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM raw_attendance").Scan(&rows); err != nil || rows != 3 {
-		t.Errorf("raw_attendance holds %d rows (%v), want 3: one from regular.csv, two read from irregular.csv", rows, err)
+	var rows, coded, upns int64
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM raw_attendance), (SELECT count(*) FROM attendance_codes),
+		(SELECT count(*) FROM attendance_dict WHERE col = 'upn' AND raw = ?)`, a).Scan(&rows, &coded, &upns); err != nil || rows != 2 || coded != 3 || upns != 2 {
+		t.Errorf("raw_attendance holds %d rows, attendance_codes %d, attendance_dict the UPN %d times (%v); want 2 read from irregular.csv, 3 coded (one from regular.csv), 2 (once per file)", rows, coded, upns, err)
 	}
 	if got := res.Stats[1].RowsLoaded + res.Stats[2].RowsLoaded; got != 2 {
 		t.Errorf("loaded %d marks, want 2", got)
 	}
 	var staged int64
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')").Scan(&staged); err != nil || staged != 2 {
-		t.Errorf("%d staged tables (%v), want 2: roster.csv's and regular.csv's, read in place", staged, err)
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')").Scan(&staged); err != nil || staged != 1 {
+		t.Errorf("%d staged tables (%v), want 1: roster.csv's, read in place", staged, err)
 	}
 	DropStaging(conn)
 	left, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE temporary AND NOT starts_with(table_name, 'cfg_')

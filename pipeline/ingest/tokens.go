@@ -76,7 +76,8 @@ func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) err
 	}
 	tables := []tokenTable{
 		{"upn_tokens", `SELECT DISTINCT upn FROM (
-				SELECT upn FROM raw_roster UNION ALL SELECT upn FROM raw_attendance UNION ALL SELECT upn FROM raw_participation)
+				SELECT upn FROM raw_roster UNION ALL SELECT upn FROM raw_participation
+				UNION ALL SELECT raw FROM attendance_dict WHERE col = 'upn')
 			WHERE upn IS NOT NULL`, tokenSchema, identifier(linkage.UPNToken)},
 		{"nhs_tokens", `SELECT DISTINCT nhs_number FROM (
 				SELECT nhs_number FROM raw_roster UNION ALL SELECT nhs_number FROM raw_participation)
@@ -149,16 +150,6 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t toke
 		return err
 	}
 	defer out.Release()
-	table := t.table
-	view := table + "_arrow"
-	release, err := ar.RegisterView(out, view)
-	if err != nil {
-		return err
-	}
-	defer release()
-	// duckdb_arrow_scan registers the view in the database's catalog, where it
-	// would outlive the stream it reads; drop it as soon as it is copied.
-	defer dc.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+view, nil)
-	_, err = dc.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s", table, view), nil)
-	return err
+	return warehouse.ReadArrow(ctx, ar, dc, out, t.table+"_arrow",
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT * FROM %s_arrow", t.table, t.table))
 }

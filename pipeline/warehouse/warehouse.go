@@ -84,8 +84,10 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 // SchemaVersion is the warehouse layout this code reads and writes. Version 9
 // stores a session's half-day, mark and category as enums (version 8 had
 // strings); version 10 adds pupil_terms, the per-pupil summary of sessions
-// that ingest.Commit keeps. checkVersion migrates older layouts in place.
-const SchemaVersion = 10
+// that ingest.Commit keeps; version 11 stores a session's school URN as a
+// number (a string per session made loading a year's marks twice as slow).
+// checkVersion migrates older layouts in place.
+const SchemaVersion = 11
 
 // migrations bring a warehouse from the version it is keyed by to the next,
 // each in one transaction with the new version's stamp.
@@ -99,6 +101,8 @@ var migrations = map[int][]string{
 	// so the next Commit builds it from every session. Older code must not
 	// add sessions without it, hence the new version.
 	9: {},
+	// URNs are six digits (config checks them), so the number keeps them.
+	10: {"ALTER TABLE sessions ALTER COLUMN school_urn SET DATA TYPE INTEGER"},
 }
 
 // migrate applies migrations from version v up to SchemaVersion.

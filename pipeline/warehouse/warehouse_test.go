@@ -55,8 +55,9 @@ func TestEnumsMatchTheCodeSet(t *testing.T) {
 }
 
 // TestMigratesVersion8: a warehouse of layout version 8 (strings for a
-// session's half-day, mark and category) is migrated in place on open,
-// keeping its sessions, and opens again as it is.
+// session's half-day, mark, category and school) is migrated in place on
+// open, through every later version, keeping its sessions, and opens again
+// as it is.
 func TestMigratesVersion8(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "w.duckdb")
@@ -67,7 +68,7 @@ func TestMigratesVersion8(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE sessions (file_id INTEGER NOT NULL, pupil_key BIGINT NOT NULL, school_urn VARCHAR NOT NULL,
 			session_date DATE NOT NULL, session VARCHAR NOT NULL, mark VARCHAR NOT NULL, category VARCHAR NOT NULL)`,
-		`INSERT INTO sessions VALUES (1, 7, '900001', DATE '2024-09-02', 'AM', '/', 'P'), (1, 7, '900001', DATE '2024-09-02', 'PM', 'C1', 'AUTH')`,
+		`INSERT INTO sessions VALUES (1, 7, '900001', DATE '2024-09-02', 'AM', '/', 'P'), (1, 7, '012345', DATE '2024-09-02', 'PM', 'C1', 'AUTH')`,
 		"CREATE TABLE schema_version (version INTEGER NOT NULL)",
 		"INSERT INTO schema_version VALUES (8)",
 	} {
@@ -82,7 +83,7 @@ func TestMigratesVersion8(t *testing.T) {
 			t.Fatal(err)
 		}
 		var v int
-		var types, enums, marks string
+		var types, enums, marks, schools string
 		if err := w.DB.QueryRowContext(ctx, "SELECT max(version) FROM schema_version").Scan(&v); err != nil {
 			t.Fatal(err)
 		}
@@ -94,13 +95,15 @@ func TestMigratesVersion8(t *testing.T) {
 			typeof(NULL::attendance_category)`).Scan(&enums); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.DB.QueryRowContext(ctx, `SELECT string_agg(session || mark || category, ' ' ORDER BY session)
-			FROM sessions WHERE category IN ('P', 'AUTH')`).Scan(&marks); err != nil {
+		if err := w.DB.QueryRowContext(ctx, `SELECT string_agg(session || mark || category, ' ' ORDER BY session),
+			string_agg(typeof(school_urn) || ' ' || lpad(school_urn::VARCHAR, 6, '0'), ', ' ORDER BY session)
+			FROM sessions WHERE category IN ('P', 'AUTH')`).Scan(&marks, &schools); err != nil {
 			t.Fatal(err)
 		}
 		w.Close()
-		if v != SchemaVersion || types != enums || marks != "AM/P PMC1AUTH" {
-			t.Errorf("after open: version %d, types %q, sessions %q; want %d, the enums, AM/P PMC1AUTH", v, types, marks, SchemaVersion)
+		if v != SchemaVersion || types != enums || marks != "AM/P PMC1AUTH" || schools != "INTEGER 900001, INTEGER 012345" {
+			t.Errorf("after open: version %d, types %q, sessions %q, schools %q; want %d, the enums, AM/P PMC1AUTH, INTEGER 900001, INTEGER 012345",
+				v, types, marks, schools, SchemaVersion)
 		}
 	}
 }

@@ -1,0 +1,351 @@
+//go:build duckdb_arrow
+
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/schemas"
+	"github.com/outcomes/outcomes/transforms/csvcodes"
+)
+
+// AttendanceCodeTables creates the tables attendance rows reach
+// validate_attendance.sql in, as dictionary codes: for
+// each file, attendance_codes holds one row per record (its line and one
+// code per column) and attendance_dict each column's distinct raw values.
+// Code 0 is an empty field; every code has a row in attendance_dict, code 0
+// with raw NULL.
+//
+// A regular CSV file (see csvcodes) is coded in Go while it is read, so no
+// text is written per record; any other file (irregular CSV, the wide layout,
+// Parquet) is staged as text by DuckDB and coded by codeStagedAttendance.
+const AttendanceCodeTables = `
+CREATE OR REPLACE TEMP TABLE attendance_codes (file_id INTEGER, line BIGINT, school_urn INTEGER, upn INTEGER, session_date INTEGER, session INTEGER, mark INTEGER);
+CREATE OR REPLACE TEMP TABLE attendance_dict (file_id INTEGER, col VARCHAR, id INTEGER, raw VARCHAR);`
+
+// codedColumns are attendance_codes' coded columns, in order: the
+// attendance contract's columns.
+func codedColumns() []string {
+	var cols []string
+	for _, c := range stagedColumns(schemas.SourceAttendance) {
+		cols = append(cols, c.Name)
+	}
+	return cols
+}
+
+// batchRows is the records per Arrow batch: DuckDB's row group size.
+const batchRows = 122880
+
+// codeRegularCSV reads a regular attendance CSV file into attendance_codes
+// and attendance_dict. It returns false, having added nothing, when the file
+// is not regular (the reason is logged): the caller then stages it as text.
+// fields[i] is the file's field feeding the i-th coded column, or -1.
+func codeRegularCSV(ctx context.Context, conn *sql.Conn, path string, nFields int, fields []int, fileID int) (regular bool, reason string, err error) {
+	encoders, closeAll, err := partEncoders(path, nFields, fields)
+	defer closeAll()
+	var irregular *csvcodes.IrregularError
+	if errors.As(err, &irregular) {
+		return false, irregular.Error(), nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	cols := codedColumns()
+	fieldsOut := []arrow.Field{{Name: "line", Type: arrow.PrimitiveTypes.Int64}}
+	for _, c := range cols {
+		fieldsOut = append(fieldsOut, arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Int32})
+	}
+	stream := newCodeStream(ctx, encoders, arrow.NewSchema(fieldsOut, nil), len(cols))
+	defer stream.Release()
+	err = warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
+		const view = "attendance_codes_arrow"
+		return warehouse.ReadArrow(ctx, ar, dc, stream, view, fmt.Sprintf("INSERT INTO attendance_codes SELECT %d, * FROM %s", fileID, view))
+	})
+	if failure := stream.Err(); failure != nil {
+		err = failure
+	}
+	if errors.As(err, &irregular) {
+		if _, derr := conn.ExecContext(context.WithoutCancel(ctx), "DELETE FROM attendance_codes WHERE file_id = ?", fileID); derr != nil {
+			return false, "", derr
+		}
+		return false, irregular.Error(), nil
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return true, "", insertDictionary(ctx, conn, fileID, cols, encoders)
+}
+
+// partSize is the least size of a part when a file is coded in parts: each
+// part is coded by its own goroutine.
+const partSize = 16 << 20
+
+// partEncoders opens path once per part: two parts, split at the first line
+// break after the middle, for a file of at least two partSizes; one
+// otherwise. A regular file has no line break inside a field, and a break
+// inside quotes makes both parts irregular, so the split cannot silently
+// cut a record.
+func partEncoders(path string, nFields int, fields []int) ([]*csvcodes.Encoder, func(), error) {
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	open := func() (*os.File, error) {
+		f, err := os.Open(path)
+		if err == nil {
+			files = append(files, f)
+		}
+		return f, err
+	}
+	first, err := open()
+	if err != nil {
+		return nil, closeAll, err
+	}
+	info, err := first.Stat()
+	if err != nil {
+		return nil, closeAll, err
+	}
+	split, afterLine := int64(0), int64(0)
+	if size := info.Size(); size >= 2*partSize {
+		if split, afterLine, err = lineBreakAfter(first, size/2); err != nil {
+			return nil, closeAll, err
+		}
+	}
+	if split == 0 {
+		enc, err := csvcodes.New(first, nFields, fields)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		return []*csvcodes.Encoder{enc}, closeAll, nil
+	}
+	head, err := csvcodes.New(io.NewSectionReader(first, 0, split), nFields, fields)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	second, err := open()
+	if err != nil {
+		return nil, closeAll, err
+	}
+	if _, err := second.Seek(split, io.SeekStart); err != nil {
+		return nil, closeAll, err
+	}
+	tail, err := csvcodes.NewPart(second, nFields, fields, afterLine, 1<<26)
+	if err != nil {
+		return nil, closeAll, err
+	}
+	return []*csvcodes.Encoder{head, tail}, closeAll, nil
+}
+
+// lineBreakAfter finds the first line break at or after from: it returns
+// the offset just past it (0 when there is none) and the number of line
+// breaks up to there, which is the line the next part starts after.
+func lineBreakAfter(f *os.File, from int64) (split, lines int64, err error) {
+	buf := make([]byte, 1<<20)
+	for off := int64(0); ; {
+		n, err := f.ReadAt(buf, off)
+		chunk := buf[:n]
+		if off+int64(n) > from {
+			start := max(0, from-off)
+			if i := bytes.IndexByte(chunk[start:], '\n'); i >= 0 {
+				end := start + int64(i) + 1
+				return off + end, lines + int64(bytes.Count(chunk[:end], []byte{'\n'})), nil
+			}
+		}
+		lines += int64(bytes.Count(chunk, []byte{'\n'}))
+		off += int64(n)
+		if err == io.EOF {
+			return 0, 0, nil
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+// insertDictionary appends each coded column's values to attendance_dict.
+func insertDictionary(ctx context.Context, conn *sql.Conn, fileID int, cols []string, encoders []*csvcodes.Encoder) error {
+	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
+		schema := arrow.NewSchema([]arrow.Field{
+			{Name: "col", Type: arrow.BinaryTypes.String},
+			{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+			{Name: "raw", Type: arrow.BinaryTypes.String, Nullable: true},
+		}, nil)
+		b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
+		defer b.Release()
+		col, id, raw := b.Field(0).(*array.StringBuilder), b.Field(1).(*array.Int32Builder), b.Field(2).(*array.StringBuilder)
+		for c, name := range cols {
+			col.Append(name)
+			id.Append(0)
+			raw.AppendNull()
+			for _, enc := range encoders {
+				for i, v := range enc.Values(c)[1:] {
+					col.Append(name)
+					id.Append(enc.FirstCode() + int32(i) + 1)
+					raw.Append(v)
+				}
+			}
+		}
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		reader, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		if err != nil {
+			return err
+		}
+		defer reader.Release()
+		const view = "attendance_dict_arrow"
+		return warehouse.ReadArrow(ctx, ar, dc, reader, view, fmt.Sprintf("INSERT INTO attendance_dict SELECT %d, * FROM %s", fileID, view))
+	})
+}
+
+// codeStream hands DuckDB the encoder's records as Arrow batches. The
+// encoder runs ahead in its own goroutine, so Go codes the next batch while
+// DuckDB stores the last.
+type codeStream struct {
+	refs    atomic.Int64
+	schema  *arrow.Schema
+	batches chan arrow.RecordBatch
+	cancel  context.CancelFunc
+	done    chan struct{}
+	current arrow.RecordBatch
+	mu      sync.Mutex
+	failure error // the first error; set before batches is closed
+}
+
+func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, schema *arrow.Schema, nCols int) *codeStream {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &codeStream{schema: schema, batches: make(chan arrow.RecordBatch, 2*len(encoders)), cancel: cancel, done: make(chan struct{})}
+	s.refs.Store(1)
+	var wg sync.WaitGroup
+	fail := func(err error) {
+		s.mu.Lock()
+		if s.failure == nil {
+			s.failure = err
+		}
+		s.mu.Unlock()
+		cancel()
+	}
+	for _, enc := range encoders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.code(ctx, enc, schema, nCols, fail)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		// Mixed line endings: the general reader copies such a file with LF
+		// endings, and says so.
+		var lf, crlf int64
+		for _, enc := range encoders {
+			l, c := enc.Endings()
+			lf, crlf = lf+l, crlf+c
+		}
+		if lf > 0 && crlf > 0 {
+			fail(&csvcodes.IrregularError{Line: 0, Reason: "it mixes CRLF and LF line endings"})
+		}
+		close(s.batches)
+		close(s.done)
+	}()
+	return s
+}
+
+// code sends enc's records as batches until the end, an error or ctx's end.
+func (s *codeStream) code(ctx context.Context, enc *csvcodes.Encoder, schema *arrow.Schema, nCols int, fail func(error)) {
+	{
+		pool := memory.NewGoAllocator()
+		lines := make([]int64, batchRows)
+		codes := make([][]int32, nCols)
+		for i := range codes {
+			codes[i] = make([]int32, batchRows)
+		}
+		for {
+			n, err := enc.Next(lines, codes)
+			if n > 0 {
+				cols := make([]arrow.Array, 0, nCols+1)
+				lb := array.NewInt64Builder(pool)
+				lb.AppendValues(lines[:n], nil)
+				cols = append(cols, lb.NewArray())
+				lb.Release()
+				for c := range codes {
+					cb := array.NewInt32Builder(pool)
+					cb.AppendValues(codes[c][:n], nil)
+					cols = append(cols, cb.NewArray())
+					cb.Release()
+				}
+				rec := array.NewRecordBatch(schema, cols, int64(n))
+				for _, a := range cols {
+					a.Release()
+				}
+				select {
+				case s.batches <- rec:
+				case <-ctx.Done():
+					rec.Release()
+					fail(ctx.Err())
+					return
+				}
+			}
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (s *codeStream) Retain()               { s.refs.Add(1) }
+func (s *codeStream) Schema() *arrow.Schema { return s.schema }
+func (s *codeStream) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failure
+}
+
+func (s *codeStream) Release() {
+	if s.refs.Add(-1) > 0 {
+		return
+	}
+	s.cancel()
+	for rec := range s.batches {
+		rec.Release()
+	}
+	<-s.done
+	if s.current != nil {
+		s.current.Release()
+		s.current = nil
+	}
+}
+
+func (s *codeStream) Next() bool {
+	if s.current != nil {
+		s.current.Release()
+		s.current = nil
+	}
+	rec, ok := <-s.batches
+	if !ok {
+		return false
+	}
+	s.current = rec
+	return true
+}
+
+func (s *codeStream) RecordBatch() arrow.RecordBatch { return s.current }
+func (s *codeStream) Record() arrow.RecordBatch      { return s.current }
