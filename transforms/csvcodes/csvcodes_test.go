@@ -244,5 +244,3 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
-
-
