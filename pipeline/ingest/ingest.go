@@ -381,7 +381,17 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		if !hashed {
 			sum = prev.stats.SHA256
 		}
-		if !hashed && (!known || prev.stats.stat != st || st.inode == 0) {
+		// A new file is read whatever its hash, so it is hashed while it is
+		// read; a known one is hashed first, as it may not need reading.
+		var hashing chan hashResult
+		switch {
+		case !hashed && !known:
+			hashing = make(chan hashResult, 1)
+			go func(path string) {
+				sum, err := fileSHA256(path)
+				hashing <- hashResult{sum, err}
+			}(f.Path)
+		case !hashed && (prev.stats.stat != st || st.inode == 0):
 			if sum, err = fileSHA256(f.Path); err != nil {
 				return nil, err
 			}
@@ -418,6 +428,13 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			return nil, err
 		}
 		part, err := stage(ctx, conn, f, id, opt)
+		if hashing != nil {
+			hash := <-hashing
+			if err == nil && hash.err != nil {
+				err = hash.err
+			}
+			stats[i].SHA256 = hash.sum
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -1089,6 +1106,11 @@ func firstSentence(err error) string {
 		msg = msg[:i]
 	}
 	return strings.TrimSpace(msg)
+}
+
+type hashResult struct {
+	sum string
+	err error
 }
 
 func fileSHA256(path string) (string, error) {
