@@ -145,7 +145,7 @@ func partEncoders(path string, nFields int, fields []int) ([]*csvcodes.Encoder, 
 	if _, err := second.Seek(split, io.SeekStart); err != nil {
 		return nil, closeAll, err
 	}
-	tail, err := csvcodes.NewPart(second, nFields, fields, afterLine, 1<<26)
+	tail, err := csvcodes.NewPart(second, nFields, fields, afterLine, csvcodes.PartCodes)
 	if err != nil {
 		return nil, closeAll, err
 	}

@@ -34,6 +34,11 @@ func (e *IrregularError) Error() string {
 	return fmt.Sprintf("line %d is not a regular CSV record: %s", e.Line, e.Reason)
 }
 
+// PartCodes is how many codes a part of a file may use: NewPart's firstCode
+// for part k is k x PartCodes. A column with more distinct values than that
+// in one part (67 million) makes the file irregular.
+const PartCodes = 1 << 26
+
 // maxLine bounds a line; a longer one is irregular (DuckDB's own limit is 2 MB).
 const maxLine = 1 << 20
 
@@ -165,7 +170,11 @@ func (e *Encoder) Next(lines []int64, codes [][]int32) (int, error) {
 				codes[c][n] = 0
 				continue
 			}
-			codes[c][n] = e.code(c, e.fields[f])
+			id := e.code(c, e.fields[f])
+			if id < 0 {
+				return n, &IrregularError{Line: e.line, Reason: "a column has more than 67 million distinct values"}
+			}
+			codes[c][n] = id
 		}
 	}
 	return len(lines), nil
@@ -192,6 +201,9 @@ func (e *Encoder) code(c int, v []byte) int32 {
 	if slot.id == 0 || string(slot.v) != string(v) {
 		id, ok := col.dict[string(v)]
 		if !ok {
+			if len(col.values) >= PartCodes {
+				return -1
+			}
 			s := string(v)
 			id = col.first + int32(len(col.values))
 			col.values = append(col.values, s)
