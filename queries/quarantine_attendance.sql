@@ -15,11 +15,18 @@ SELECT f.file, q.line,
        shown(written_mark, written_mark IN (SELECT code FROM cfg_codes)) AS mark
 FROM (
     -- School, session and mark as written (trimmed) for a row that failed a
-    -- check; a conflicting mark passed them, so its typed values are what was
-    -- written (the URN stored as a number, six digits).
-    SELECT *, coalesce(school_text, lpad(school_urn::VARCHAR, 6, '0')) AS written_school,
-           coalesce(session_text, session::VARCHAR) AS written_session, coalesce(mark_text, mark::VARCHAR) AS written_mark
-    FROM checked_attendance
+    -- check, from its codes' raw values; a conflicting mark passed the checks,
+    -- so its typed values are what was written (the URN stored as a number,
+    -- six digits).
+    SELECT c.*,
+           CASE WHEN c.school_code IS NOT NULL THEN nullif(trim(ds.raw), '') ELSE lpad(c.school_urn::VARCHAR, 6, '0') END AS written_school,
+           CASE WHEN c.session_code IS NOT NULL THEN nullif(upper(trim(dse.raw)), '') ELSE c.session::VARCHAR END AS written_session,
+           CASE WHEN c.mark_code IS NOT NULL THEN nullif(trim(dm.raw), '') ELSE c.mark::VARCHAR END AS written_mark
+    FROM checked_attendance c
+    LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = c.school_code
+    LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = c.session_code
+    LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = c.mark_code
+    WHERE c.outcome = 'quarantined'
 ) q
 JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)

@@ -21,7 +21,7 @@ SET outcome = CASE WHEN r.mark = r.kept_mark THEN 'duplicate' ELSE 'quarantined'
     failed = CASE WHEN r.mark <> r.kept_mark THEN 'conflicting_mark' END
 FROM (
     WITH loaded AS NOT MATERIALIZED (
-        SELECT rowid AS rid, file_id, line, pupil_key, session_date, session, mark, best_mark_rank,
+        SELECT rowid AS rid, file_id, line, pupil_key, session_date, session, mark,
                CASE WHEN session = 'PM' THEN 1 ELSE 0 END AS pm
         FROM checked_attendance
         WHERE outcome = 'loaded'
@@ -51,7 +51,8 @@ FROM (
             FROM candidates l
             SEMI JOIN repeated USING (session_key)
             JOIN staged_files f USING (file_id)
-            WINDOW w AS (PARTITION BY l.session_key ORDER BY l.best_mark_rank, f.file, l.line, l.file_id)
+            JOIN cfg_codes k ON k.code = l.mark
+            WINDOW w AS (PARTITION BY l.session_key ORDER BY k.best_mark_rank, f.file, l.line, l.file_id)
         )
         WHERE nth > 1
     ),

@@ -21,8 +21,7 @@
 --
 -- Columns as written to checked_attendance: school_urn is the URN as a
 -- number (six digits, so lpad(school_urn, 6, '0') gives it back), as the
--- sessions table stores it; the text of school, session and mark is kept only for rows that
--- failed a check, for their quarantine file.
+-- sessions table stores it.
 CREATE OR REPLACE TEMP TABLE checked_attendance AS
 WITH upn_keys AS (
     -- upn_tokens holds every distinct raw UPN (tokenise): resolve each to its
@@ -62,13 +61,14 @@ sessions_text AS (
 ),
 marks AS (
     SELECT d.file_id, d.id, nullif(trim(d.raw), '') AS mark, k.code::attendance_mark AS code,
-           k.category::attendance_category AS category, k.best_mark_rank
+           k.category::attendance_category AS category
     FROM attendance_dict d
     LEFT JOIN cfg_codes k ON k.code = nullif(trim(d.raw), '')
     WHERE d.col = 'mark'
 ),
 reasoned AS (
-    SELECT r.file_id, r.line, s.school, s.school_urn, d.session_date, se.session, se.half, m.mark, m.code, m.category, m.best_mark_rank, u.pupil_key,
+    SELECT r.file_id, r.line, s.school, d.session_date, se.half, m.code, m.category, u.pupil_key,
+           r.school_urn AS school_code, r.session AS session_code, r.mark AS mark_code,
            CASE
                WHEN s.school_urn IS NULL THEN 'missing_value:school_urn'
                WHEN u.missing IS DISTINCT FROM false THEN 'missing_value:upn'
@@ -91,18 +91,23 @@ reasoned AS (
     LEFT JOIN marks m ON m.file_id = r.file_id AND m.id = r.mark
 )
 -- session, mark and category are typed as the sessions table has them, so
--- loading needs no cast. outcome is an enum: one byte per mark, not a string.
+-- loading needs no cast. outcome and failed are enums: a byte per mark, not
+-- a string (failed lists every reason this query and resolve_attendance.sql
+-- give). A failed row keeps the codes of its school, session and mark, for
+-- its quarantine file to show them as written (quarantine_attendance.sql);
+-- text per row, even NULL, would cost 16 bytes a column.
 SELECT file_id, line,
        (CASE WHEN failed IS NULL THEN 'loaded' ELSE 'quarantined' END)::ENUM('loaded', 'duplicate', 'quarantined') AS outcome,
-       failed,
+       failed::ENUM('missing_value:school_urn', 'missing_value:upn', 'missing_value:session_date', 'missing_value:session',
+                    'missing_value:mark', 'invalid_upn', 'unknown_school', 'invalid_date:session_date', 'invalid_session',
+                    'unknown_mark', 'pupil_not_on_roster', 'date_outside_terms', 'conflicting_mark') AS failed,
        CASE WHEN failed IS NULL THEN pupil_key END AS pupil_key,
        school AS school_urn,
-       CASE WHEN failed IS NOT NULL THEN school_urn END AS school_text,
        session_date,
        half AS session,
        code AS mark,
        CASE WHEN failed IS NULL THEN category END AS category,
-       best_mark_rank,
-       CASE WHEN failed IS NOT NULL THEN session END AS session_text,
-       CASE WHEN failed IS NOT NULL THEN mark END AS mark_text
+       CASE WHEN failed IS NOT NULL THEN school_code END AS school_code,
+       CASE WHEN failed IS NOT NULL THEN session_code END AS session_code,
+       CASE WHEN failed IS NOT NULL THEN mark_code END AS mark_code
 FROM reasoned;
