@@ -1034,9 +1034,12 @@ func codeAttendance(ctx context.Context, conn *sql.Conn, f File, fileID int, opt
 		}
 	}
 	regular, reason, err := codeRegularCSV(ctx, conn, f.Path, len(found), fields, fileID)
-	if err != nil || !regular {
-		opt.logger().Debug("attendance file read by the general CSV reader", "file", filepath.Base(f.Path), "reason", reason)
+	if err != nil {
 		return false, err
+	}
+	if !regular {
+		opt.logger().Debug("attendance file read by the general CSV reader", "file", filepath.Base(f.Path), "reason", reason)
+		return false, nil
 	}
 	if um := unmatchedMapping(f, found); len(um) > 0 {
 		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",

@@ -240,6 +240,12 @@ func (e *Encoder) nextLine() (line []byte, plain, ok bool, err error) {
 			from := e.start
 			e.start = e.end
 			e.line++
+			// A last line ending in a bare CR has a CRLF ending as far as the
+			// general reader is concerned: in a file of LF lines it is a mixed
+			// ending, which that reader refuses or rejects.
+			if e.buf[e.end-1] == '\r' {
+				e.crlf++
+			}
 			return e.check(from, e.buf[from:e.end])
 		}
 		if e.end-e.start >= maxLine {
@@ -323,8 +329,9 @@ func firstInvalidLine(data []byte) int64 {
 }
 
 // Endings counts the lines read that ended in LF alone and in CRLF (a last
-// line with no line break counts in neither). A file with both is one the
-// general reader is better left to read.
+// line with no line break counts in neither, unless it ends in a CR, which
+// counts as CRLF). A file with both is one the general reader is left to
+// read.
 func (e *Encoder) Endings() (lf, crlf int64) { return e.lf, e.crlf }
 
 // split cuts a line into e.fields.

@@ -138,6 +138,18 @@ func TestEndings(t *testing.T) {
 	if lf, crlf := e.Endings(); lf != 1 || crlf != 2 {
 		t.Errorf("Endings() = %d, %d; want 1 LF (the header) and 2 CRLF", lf, crlf)
 	}
+	// A last line ending in a bare CR counts as CRLF: beside LF lines, the
+	// general reader sees mixed endings.
+	e, err = New(strings.NewReader("a\n1\n2\r"), 1, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decode(t, e, 1); err != nil {
+		t.Fatal(err)
+	}
+	if lf, crlf := e.Endings(); lf != 2 || crlf != 1 {
+		t.Errorf("Endings() = %d, %d; want 2 LF and 1 CRLF (the last line's bare CR)", lf, crlf)
+	}
 }
 
 // TestParts: a file read as two parts gives the same records, with the
