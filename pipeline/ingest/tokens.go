@@ -6,7 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,12 +39,17 @@ var demographicSchema = func() *arrow.Schema {
 }()
 
 // tokenTable is one table of tokens that tokenise builds: query gives the
-// distinct raw values, fill appends each one's row.
+// distinct raw values, fill appends each one's row with a pair of
+// tokenisers (the trust's key and the linkage key) of its own.
 type tokenTable struct {
 	table, query string
 	schema       *arrow.Schema
-	fill         func(raw string, out []*array.StringBuilder)
+	fill         func(tok, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder)
 }
+
+// tokenWorkers is how many goroutines tokenise a batch: the match keys of a
+// trust's 50,000 roster and partner records are most of the stage's time.
+var tokenWorkers = max(1, min(4, runtime.GOMAXPROCS(0)))
 
 // appendToken appends a token, or NULL for none.
 func appendToken(b *array.StringBuilder, token string) {
@@ -63,9 +70,8 @@ func appendToken(b *array.StringBuilder, token string) {
 // token is made with the trust's key and kept in the warehouse; link_token and
 // the match-key tokens with the linkage key partners share, and kept nowhere.
 func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) error {
-	link := tok.Linkage()
-	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(string, []*array.StringBuilder) {
-		return func(raw string, out []*array.StringBuilder) {
+	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(*pseudonym.Tokeniser, *pseudonym.Tokeniser, string, []*array.StringBuilder) {
+		return func(tok, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder) {
 			status, token := check(tok, raw)
 			_, linkToken := check(link, raw)
 			out[0].Append(raw)
@@ -85,16 +91,21 @@ func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) err
 		{"demo_tokens", `SELECT DISTINCT demographics(forename, surname, date_of_birth, postcode, gender) FROM (
 				SELECT forename, surname, date_of_birth, postcode, gender FROM raw_roster
 				UNION ALL SELECT forename, surname, date_of_birth, postcode, gender FROM raw_participation)`,
-			demographicSchema, func(raw string, out []*array.StringBuilder) {
+			demographicSchema, func(_, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder) {
 				out[0].Append(raw)
 				for i, token := range linkage.Tokens(link, splitDemographics(raw)) {
 					appendToken(out[1+i], token)
 				}
 			}},
 	}
+	tokenisers := make([][2]*pseudonym.Tokeniser, tokenWorkers)
+	for i := range tokenisers {
+		own := tok.Clone()
+		tokenisers[i] = [2]*pseudonym.Tokeniser{own, own.Linkage()}
+	}
 	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
 		for _, t := range tables {
-			if err := tokeniseKind(ctx, ar, dc, t); err != nil {
+			if err := tokeniseKind(ctx, ar, dc, t, tokenisers); err != nil {
 				return fmt.Errorf("%s: %w", t.table, err)
 			}
 		}
@@ -112,7 +123,7 @@ func splitDemographics(joined string) linkage.Demographics {
 	return linkage.Demographics{Forename: f[0], Surname: f[1], DateOfBirth: f[2], Postcode: f[3], Sex: f[4]}
 }
 
-func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t tokenTable) error {
+func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t tokenTable, tokenisers [][2]*pseudonym.Tokeniser) error {
 	reader, err := ar.QueryContext(ctx, t.query)
 	if err != nil {
 		return err
@@ -131,16 +142,30 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t toke
 		if !ok {
 			return fmt.Errorf("distinct identifiers arrived as %s, not strings", in.Column(0).DataType())
 		}
-		b := array.NewRecordBuilder(pool, t.schema)
-		out := make([]*array.StringBuilder, len(t.schema.Fields()))
-		for i := range out {
-			out[i] = b.Field(i).(*array.StringBuilder)
+		// Each worker tokenises a contiguous share of the batch into a batch
+		// of its own; the tables are lookups, so their order does not matter.
+		n := values.Len()
+		out := make([]arrow.RecordBatch, len(tokenisers))
+		var wg sync.WaitGroup
+		for w := range tokenisers {
+			from, to := n*w/len(tokenisers), n*(w+1)/len(tokenisers)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := array.NewRecordBuilder(pool, t.schema)
+				defer b.Release()
+				cols := make([]*array.StringBuilder, len(t.schema.Fields()))
+				for i := range cols {
+					cols[i] = b.Field(i).(*array.StringBuilder)
+				}
+				for i := from; i < to; i++ {
+					t.fill(tokenisers[w][0], tokenisers[w][1], values.Value(i), cols)
+				}
+				out[w] = b.NewRecordBatch()
+			}()
 		}
-		for i := 0; i < values.Len(); i++ {
-			t.fill(values.Value(i), out)
-		}
-		batches = append(batches, b.NewRecordBatch())
-		b.Release()
+		wg.Wait()
+		batches = append(batches, out...)
 	}
 	if err := reader.Err(); err != nil {
 		return err

@@ -36,6 +36,7 @@ var ErrShortKey = errors.New("key is shorter than 32 bytes")
 
 // Tokeniser computes tokens under one key. It is not safe for concurrent use.
 type Tokeniser struct {
+	key         []byte // for Clone
 	mac         hash.Hash
 	fingerprint string
 	buf         []byte
@@ -50,7 +51,16 @@ func New(key []byte) (*Tokeniser, error) {
 	if len(key) < MinKeyBytes {
 		return nil, fmt.Errorf("%w (it has %d)", ErrShortKey, len(key))
 	}
-	return &Tokeniser{mac: hmac.New(sha256.New, key), fingerprint: Fingerprint(key), linkageKey: LinkageKey(key)}, nil
+	return &Tokeniser{key: key, mac: hmac.New(sha256.New, key), fingerprint: Fingerprint(key), linkageKey: LinkageKey(key)}, nil
+}
+
+// Clone returns a tokeniser with the same key, for use on another goroutine.
+func (t *Tokeniser) Clone() *Tokeniser {
+	c := &Tokeniser{key: t.key, mac: hmac.New(sha256.New, t.key), fingerprint: t.fingerprint, linkageKey: t.linkageKey}
+	if t.linkage == t {
+		c.linkage = c
+	}
+	return c
 }
 
 // NewLinkage returns a Tokeniser for a linkage key (from LinkageKey), as a
@@ -59,7 +69,7 @@ func NewLinkage(linkageKey []byte) (*Tokeniser, error) {
 	if len(linkageKey) < MinKeyBytes {
 		return nil, fmt.Errorf("%w (it has %d)", ErrShortKey, len(linkageKey))
 	}
-	t := &Tokeniser{mac: hmac.New(sha256.New, linkageKey), fingerprint: Fingerprint(linkageKey)}
+	t := &Tokeniser{key: linkageKey, mac: hmac.New(sha256.New, linkageKey), fingerprint: Fingerprint(linkageKey)}
 	t.linkage = t
 	return t, nil
 }

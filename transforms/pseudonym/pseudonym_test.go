@@ -65,3 +65,27 @@ func BenchmarkToken(b *testing.B) {
 		_ = tk.Token(UPN, "B801200005001")
 	}
 }
+
+// TestCloneMakesTheSameTokens: a clone (for another goroutine) tokenises as
+// the original does, under both keys, and its linkage tokeniser too.
+func TestCloneMakesTheSameTokens(t *testing.T) {
+	key := bytes.Repeat([]byte("c"), 32)
+	tok, err := New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clone := tok.Clone()
+	if a, b := tok.Token(UPN, "A123456789012"), clone.Token(UPN, "A123456789012"); a != b {
+		t.Errorf("clone token %s, original %s", b, a)
+	}
+	if a, b := tok.Linkage().Token(NHSNumber, "9990000018"), clone.Linkage().Token(NHSNumber, "9990000018"); a != b {
+		t.Errorf("clone's linkage token %s, original's %s", b, a)
+	}
+	if clone.Fingerprint() != tok.Fingerprint() {
+		t.Errorf("clone fingerprint %s, original %s", clone.Fingerprint(), tok.Fingerprint())
+	}
+	link := tok.Linkage().Clone()
+	if a, b := tok.Linkage().Token(UPN, "X"), link.Linkage().Token(UPN, "X"); a != b {
+		t.Errorf("a cloned linkage tokeniser is not its own linkage tokeniser: %s, %s", a, b)
+	}
+}
