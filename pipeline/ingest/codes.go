@@ -32,7 +32,7 @@ import (
 //
 // A regular CSV file (see csvcodes) is coded in Go while it is read, so no
 // text is written per record; any other file (irregular CSV, the wide layout,
-// Parquet) is staged as text by DuckDB and coded by codeStagedAttendance.
+// Parquet) is staged as text by DuckDB and coded by code_attendance.sql.
 const AttendanceCodeTables = `
 CREATE OR REPLACE TEMP TABLE attendance_codes (file_id INTEGER, line BIGINT, school_urn INTEGER, upn INTEGER, session_date INTEGER, session INTEGER, mark INTEGER);
 CREATE OR REPLACE TEMP TABLE attendance_dict (file_id INTEGER, col VARCHAR, id INTEGER, raw VARCHAR);`
@@ -213,9 +213,9 @@ func insertDictionary(ctx context.Context, conn *sql.Conn, fileID int, cols []st
 	})
 }
 
-// codeStream hands DuckDB the encoder's records as Arrow batches. The
-// encoder runs ahead in its own goroutine, so Go codes the next batch while
-// DuckDB stores the last.
+// codeStream hands DuckDB the encoders' records as Arrow batches. Each
+// encoder (a part of the file) runs in its own goroutine, ahead of DuckDB,
+// so Go codes the next batches while DuckDB stores the last.
 type codeStream struct {
 	refs    atomic.Int64
 	schema  *arrow.Schema
@@ -267,46 +267,44 @@ func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, schema *ar
 
 // code sends enc's records as batches until the end, an error or ctx's end.
 func (s *codeStream) code(ctx context.Context, enc *csvcodes.Encoder, schema *arrow.Schema, nCols int, fail func(error)) {
-	{
-		pool := memory.NewGoAllocator()
-		lines := make([]int64, batchRows)
-		codes := make([][]int32, nCols)
-		for i := range codes {
-			codes[i] = make([]int32, batchRows)
+	pool := memory.NewGoAllocator()
+	lines := make([]int64, batchRows)
+	codes := make([][]int32, nCols)
+	for i := range codes {
+		codes[i] = make([]int32, batchRows)
+	}
+	for {
+		n, err := enc.Next(lines, codes)
+		if n > 0 {
+			cols := make([]arrow.Array, 0, nCols+1)
+			lb := array.NewInt64Builder(pool)
+			lb.AppendValues(lines[:n], nil)
+			cols = append(cols, lb.NewArray())
+			lb.Release()
+			for c := range codes {
+				cb := array.NewInt32Builder(pool)
+				cb.AppendValues(codes[c][:n], nil)
+				cols = append(cols, cb.NewArray())
+				cb.Release()
+			}
+			rec := array.NewRecordBatch(schema, cols, int64(n))
+			for _, a := range cols {
+				a.Release()
+			}
+			select {
+			case s.batches <- rec:
+			case <-ctx.Done():
+				rec.Release()
+				fail(ctx.Err())
+				return
+			}
 		}
-		for {
-			n, err := enc.Next(lines, codes)
-			if n > 0 {
-				cols := make([]arrow.Array, 0, nCols+1)
-				lb := array.NewInt64Builder(pool)
-				lb.AppendValues(lines[:n], nil)
-				cols = append(cols, lb.NewArray())
-				lb.Release()
-				for c := range codes {
-					cb := array.NewInt32Builder(pool)
-					cb.AppendValues(codes[c][:n], nil)
-					cols = append(cols, cb.NewArray())
-					cb.Release()
-				}
-				rec := array.NewRecordBatch(schema, cols, int64(n))
-				for _, a := range cols {
-					a.Release()
-				}
-				select {
-				case s.batches <- rec:
-				case <-ctx.Done():
-					rec.Release()
-					fail(ctx.Err())
-					return
-				}
-			}
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				fail(err)
-				return
-			}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			fail(err)
+			return
 		}
 	}
 }
