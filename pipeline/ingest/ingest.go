@@ -1137,17 +1137,25 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schem
 			byID[stats[i].FileID] = &stats[i]
 		}
 	}
-	checked := map[schemas.Source]string{
-		schemas.SourceRoster:        "SELECT file_id, outcome, failed, nhs_ignored, false AS upn_ignored FROM checked_roster",
-		schemas.SourceAttendance:    "SELECT file_id, outcome, failed, false AS nhs_ignored, false AS upn_ignored FROM checked_attendance",
-		schemas.SourceParticipation: "SELECT file_id, outcome, failed, nhs_ignored, upn_ignored FROM checked_participation",
+	// Each source is grouped on its own columns first (attendance's are
+	// enums, millions of rows), and only the groups' reasons are cut to
+	// their code.
+	grouped := func(from, nhs, upn string) string {
+		return fmt.Sprintf(`SELECT file_id, outcome::VARCHAR AS outcome, failed::VARCHAR AS failed, n, nhs_ignored, upn_ignored
+			FROM (SELECT file_id, outcome, failed, count(*) AS n, count(*) FILTER (WHERE %s) AS nhs_ignored,
+				count(*) FILTER (WHERE %s) AS upn_ignored FROM %s GROUP BY file_id, outcome, failed)`, nhs, upn, from)
 	}
-	parts := []string{"SELECT file_id, 'quarantined' AS outcome, 'malformed_row' AS failed, false AS nhs_ignored, false AS upn_ignored FROM malformed"}
+	checked := map[schemas.Source]string{
+		schemas.SourceRoster:        grouped("checked_roster", "nhs_ignored", "false"),
+		schemas.SourceAttendance:    grouped("checked_attendance", "false", "false"),
+		schemas.SourceParticipation: grouped("checked_participation", "nhs_ignored", "upn_ignored"),
+	}
+	parts := []string{"SELECT file_id, 'quarantined' AS outcome, 'malformed_row' AS failed, count(*) AS n, 0 AS nhs_ignored, 0 AS upn_ignored FROM malformed GROUP BY ALL"}
 	for _, src := range validated {
 		parts = append(parts, checked[src])
 	}
-	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), count(*),
-			count(*) FILTER (WHERE nhs_ignored), count(*) FILTER (WHERE upn_ignored)
+	q := `SELECT file_id, outcome, coalesce(split_part(failed, ':', 1), ''), sum(n)::BIGINT,
+			sum(nhs_ignored)::BIGINT, sum(upn_ignored)::BIGINT
 		FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY ALL ORDER BY ALL`
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
