@@ -3,4 +3,4 @@
 INSERT INTO sessions
 SELECT file_id, pupil_key, school_urn, session_date, session, mark, category
 FROM checked_attendance
-WHERE outcome = 'loaded';
+WHERE outcome = 'loaded'::row_outcome;

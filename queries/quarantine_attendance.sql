@@ -26,11 +26,11 @@ FROM (
     LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = c.school_code
     LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = c.session_code
     LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = c.mark_code
-    WHERE c.outcome = 'quarantined'
+    WHERE c.outcome = 'quarantined'::row_outcome
 ) q
 JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)
-WHERE q.outcome = 'quarantined'
+WHERE q.outcome = 'quarantined'::row_outcome
 UNION ALL
 SELECT m.file, m.line, m.column_name, 'malformed_row', r.message || ' (' || lower(m.error_type) || ')',
        NULL, NULL, NULL, NULL

@@ -22,9 +22,9 @@ SET outcome = CASE WHEN r.mark = r.kept_mark THEN 'duplicate' ELSE 'quarantined'
 FROM (
     WITH loaded AS NOT MATERIALIZED (
         SELECT rowid AS rid, file_id, line, pupil_key, session_date, session, mark,
-               CASE WHEN session = 'PM' THEN 1 ELSE 0 END AS pm
+               CASE WHEN session = 'PM'::session_half THEN 1 ELSE 0 END AS pm
         FROM checked_attendance
-        WHERE outcome = 'loaded'
+        WHERE outcome = 'loaded'::row_outcome
     ),
     repeating_pupils AS (
         SELECT DISTINCT pupil_key

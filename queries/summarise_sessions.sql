@@ -23,15 +23,15 @@ FROM (
     -- took twice as long.
     SELECT s.pupil_key, s.school_urn, c.term_idx,
            count(*) AS possible,
-           count(*) FILTER (WHERE s.category = 'AUTH') AS authorised,
-           count(*) FILTER (WHERE s.category = 'UNAUTH') AS unauthorised,
-           bitstring_agg(c.day_in_term * 2 + CASE WHEN s.session = 'PM' THEN 1 ELSE 0 END, 0, term_slots() - 1) AS possible_days,
-           coalesce(bitstring_agg(c.day_in_term * 2 + CASE WHEN s.session = 'PM' THEN 1 ELSE 0 END, 0, term_slots() - 1)
-                        FILTER (WHERE s.category IN ('P', 'AEA')),
+           count(*) FILTER (WHERE s.category = 'AUTH'::attendance_category) AS authorised,
+           count(*) FILTER (WHERE s.category = 'UNAUTH'::attendance_category) AS unauthorised,
+           bitstring_agg(c.day_in_term * 2 + CASE WHEN s.session = 'PM'::session_half THEN 1 ELSE 0 END, 0, term_slots() - 1) AS possible_days,
+           coalesce(bitstring_agg(c.day_in_term * 2 + CASE WHEN s.session = 'PM'::session_half THEN 1 ELSE 0 END, 0, term_slots() - 1)
+                        FILTER (WHERE s.category IN ('P'::attendance_category, 'AEA'::attendance_category)),
                     bitstring('0', term_slots())) AS attended_days
     FROM summary_input s
     JOIN cfg_dates c USING (session_date)
-    WHERE s.category IN ('P', 'AEA', 'AUTH', 'UNAUTH')
+    WHERE s.category IN ('P'::attendance_category, 'AEA'::attendance_category, 'AUTH'::attendance_category, 'UNAUTH'::attendance_category)
     GROUP BY s.pupil_key, s.school_urn, c.term_idx
 ) d
 JOIN cfg_terms t ON t.idx = d.term_idx;

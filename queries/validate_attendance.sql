@@ -97,7 +97,9 @@ reasoned AS (
 -- its quarantine file to show them as written (quarantine_attendance.sql);
 -- text per row, even NULL, would cost 16 bytes a column.
 SELECT file_id, line,
-       (CASE WHEN failed IS NULL THEN 'loaded' ELSE 'quarantined' END)::ENUM('loaded', 'duplicate', 'quarantined') AS outcome,
+       -- Each branch a typed constant: casting the CASE's text would cast
+       -- every row (90 ms a trust's year).
+       CASE WHEN failed IS NULL THEN 'loaded'::row_outcome ELSE 'quarantined'::row_outcome END AS outcome,
        failed::ENUM('missing_value:school_urn', 'missing_value:upn', 'missing_value:session_date', 'missing_value:session',
                     'missing_value:mark', 'invalid_upn', 'unknown_school', 'invalid_date:session_date', 'invalid_session',
                     'unknown_mark', 'pupil_not_on_roster', 'date_outside_terms', 'conflicting_mark') AS failed,

@@ -538,7 +538,7 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 	// The marks loaded now are added to the summary from the checked rows:
 	// reading them back from sessions inside this transaction took seven
 	// times as long.
-	if err := summarise(ctx, tx, "checked_attendance WHERE outcome = 'loaded'"); err != nil {
+	if err := summarise(ctx, tx, "checked_attendance WHERE outcome = 'loaded'::row_outcome"); err != nil {
 		return err
 	}
 	if err := checkSummary(ctx, tx); err != nil {
