@@ -15,7 +15,8 @@
 -- mark with an integer per column, and attendance_dict, each file's distinct
 -- raw values per column). Each distinct raw value is cleaned, parsed and
 -- looked up once, in a small table, and every mark is then hash-joined to
--- those tables on integers: no text is read, trimmed or parsed per mark.
+-- those tables on integers: no text is read, trimmed, parsed or compared
+-- per mark (each lookup carries its checks' results as booleans).
 -- Code 0 is an empty field, with raw NULL: every looked-up column is then
 -- NULL, a missing value (as it would be for a code with no dictionary row).
 --
@@ -27,7 +28,7 @@ WITH upn_keys AS (
     -- upn_tokens holds every distinct raw UPN (tokenise): resolve each to its
     -- pupil once. A pupil who has left keeps the key an earlier roster gave
     -- them (pupil_keys): their marks still count.
-    SELECT d.file_id, d.id, nullif(trim(d.raw), '') IS NULL AS missing, u.status,
+    SELECT d.file_id, d.id, nullif(trim(d.raw), '') IS NULL AS missing, u.status = 'invalid' AS invalid,
            coalesce(p.pupil_key, k.pupil_key) AS pupil_key
     FROM attendance_dict d
     LEFT JOIN upn_tokens u ON u.raw = d.raw
@@ -56,7 +57,8 @@ dates AS (
 -- session and mark as text, as written (trimmed), and as the warehouse's
 -- enums, NULL unless valid.
 sessions_text AS (
-    SELECT file_id, id, session, CASE WHEN session IN ('AM', 'PM') THEN session::session_half END AS half
+    SELECT file_id, id, session, CASE WHEN session IN ('AM', 'PM') THEN session::session_half END AS half,
+           session NOT IN ('AM', 'PM') AS invalid
     FROM (SELECT file_id, id, nullif(upper(trim(raw)), '') AS session FROM attendance_dict WHERE col = 'session')
 ),
 marks AS (
@@ -75,10 +77,10 @@ reasoned AS (
                WHEN d.date_text IS NULL THEN 'missing_value:session_date'
                WHEN se.session IS NULL THEN 'missing_value:session'
                WHEN m.mark IS NULL THEN 'missing_value:mark'
-               WHEN u.status = 'invalid' THEN 'invalid_upn'
+               WHEN u.invalid THEN 'invalid_upn'
                WHEN NOT s.known THEN 'unknown_school'
                WHEN d.session_date IS NULL THEN 'invalid_date:session_date'
-               WHEN se.session NOT IN ('AM', 'PM') THEN 'invalid_session'
+               WHEN se.invalid THEN 'invalid_session'
                WHEN m.category IS NULL THEN 'unknown_mark'
                WHEN u.pupil_key IS NULL THEN 'pupil_not_on_roster'
                WHEN d.term_id IS NULL THEN 'date_outside_terms'
