@@ -91,8 +91,9 @@ func codeRegularCSV(ctx context.Context, conn *sql.Conn, path string, nFields in
 }
 
 // partSize is the least size of a part when a file is coded in parts: each
-// part is coded by its own goroutine.
-const partSize = 16 << 20
+// part is coded by its own goroutine. A variable so that tests can split
+// small files.
+var partSize int64 = 16 << 20
 
 // partEncoders opens path once per part: two parts, split at the first line
 // break after the middle, for a file of at least two partSizes; one

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/outcomes/outcomes/transforms/csvcodes"
 )
 
 // The coded reader (codes.go, transforms/csvcodes) must give, for every file
@@ -53,10 +55,41 @@ const regularSeeds = 10
 func TestCodesMatchDuckDB(t *testing.T) {
 	for i, body := range codeSeeds {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			if regular := compareWithDuckDB(t, body); regular != (i < regularSeeds) {
-				t.Errorf("regular = %v for %q", regular, body)
+			for _, parts := range []bool{false, true} {
+				if regular := compareInParts(t, body, parts); regular != (i < regularSeeds) {
+					t.Errorf("regular = %v for %q (in two parts: %v)", regular, body, parts)
+				}
 			}
 		})
+	}
+}
+
+// TestCodesInTwoParts: a file long enough to be read in two parts (here with
+// parts of any size) comes out as read_csv reads it, its second part's lines
+// numbered on from the first's; a line break inside quotes at the split
+// leaves the whole file to the general reader.
+func TestCodesInTwoParts(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&b, "9000%02d,A%012d,2024-09-%02d,%s,%s\n", i%20, i%37, 2+i%20, []string{"AM", "PM"}[i%2], []string{"/", "\\", "N"}[i%3])
+	}
+	regular := b.String()
+	if !compareInParts(t, regular, true) {
+		t.Errorf("a regular file read in two parts was called irregular")
+	}
+	// The second part's codes start at PartCodes: the file was split.
+	conn, err := fuzzDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top int64
+	if err := conn.QueryRowContext(context.Background(), "SELECT max(id) FROM attendance_dict").Scan(&top); err != nil || top <= csvcodes.PartCodes {
+		t.Errorf("highest code %d (%v): the file was not read in two parts", top, err)
+	}
+	mid := strings.Index(regular[len(regular)/2:], "\n") + len(regular)/2 + 1
+	broken := regular[:mid] + "900001,\"A\nB\",2024-09-02,AM,/\n" + regular[mid:]
+	if compareInParts(t, broken, true) {
+		t.Errorf("a quoted line break near the split was called regular")
 	}
 }
 
@@ -64,7 +97,21 @@ func FuzzCodesMatchDuckDB(f *testing.F) {
 	for _, s := range codeSeeds {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, body string) { compareWithDuckDB(t, body) })
+	f.Fuzz(func(t *testing.T, body string) {
+		compareInParts(t, body, false)
+		compareInParts(t, body, true)
+	})
+}
+
+// compareInParts is compareWithDuckDB with the file read whole or, when
+// parts is set, split in two at its middle however small it is.
+func compareInParts(t *testing.T, body string, parts bool) bool {
+	if parts {
+		saved := partSize
+		partSize = 1
+		defer func() { partSize = saved }()
+	}
+	return compareWithDuckDB(t, body)
 }
 
 // compareWithDuckDB writes a file with a five-column header and body, and
