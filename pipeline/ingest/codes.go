@@ -52,7 +52,7 @@ const batchRows = 122880
 
 // codeRegularCSV reads a regular attendance CSV file into attendance_codes
 // and attendance_dict. It returns false, having added nothing, when the file
-// is not regular (the reason is logged): the caller then stages it as text.
+// is not regular, with the reason: the caller then stages it as text.
 // fields[i] is the file's field feeding the i-th coded column, or -1.
 func codeRegularCSV(ctx context.Context, conn *sql.Conn, path string, nFields int, fields []int, fileID int) (regular bool, reason string, err error) {
 	encoders, closeAll, err := partEncoders(path, nFields, fields)

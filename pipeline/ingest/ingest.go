@@ -461,13 +461,12 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			}
 		}
 	}
-	if len(parts[schemas.SourceAttendance]) > 0 || copiedAttendance(ctx, conn) {
-		progress.start("code staged attendance")
-		if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
-			return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
-		}
-		step("code staged attendance")
+	// Attendance staged as text (none, usually) is coded as regular files were.
+	progress.start("code staged attendance")
+	if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
+		return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
 	}
+	step("code staged attendance")
 	progress.start("tokenise")
 	if err := tokenise(ctx, conn, tok); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
@@ -730,14 +729,6 @@ func summarise(ctx context.Context, tx *sql.Tx, from string) error {
 	return nil
 }
 
-// copiedAttendance reports whether any attendance rows were copied into
-// raw_attendance_rows (files whose lines needed computing, and wide files).
-func copiedAttendance(ctx context.Context, conn *sql.Conn) bool {
-	var any bool
-	err := conn.QueryRowContext(ctx, "SELECT count(*) > 0 FROM (SELECT 1 FROM "+rawRows(schemas.SourceAttendance)+" LIMIT 1)").Scan(&any)
-	return err != nil || any
-}
-
 // DropStaging drops every staging table, the only place raw identifiers
 // ever sit; call it once Commit has run (or the run has failed).
 func DropStaging(conn *sql.Conn) {
@@ -936,10 +927,7 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 	if err != nil {
 		return "", err
 	}
-	if um := unmatchedMapping(f, found); len(um) > 0 {
-		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
-			"file", filepath.Base(f.Path), "headers", strings.Join(um, ", "))
-	}
+	warnUnmatched(f, found, opt)
 	cols := readColumns(f)
 	var sel []string
 	for _, c := range cols {
@@ -1007,12 +995,12 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 
 // codeAttendance codes a regular attendance CSV file as it reads it
 // (codeRegularCSV), and reports whether it did. The usual extract is one,
-// and then no text is staged, no quick scan is needed and no rejects can
-// arise; any other file is left to the general reader, which reports its
-// problems. A file asked to be read as Windows-1252, a wide file, a header
-// that is not UTF-8 or does not name the columns, are all left to it, as is
-// a file whose coded values are not UTF-8 (bytes in fields it does not read
-// do not matter).
+// and then no text is staged, no quick scan is needed (the coded reader
+// checks UTF-8 as it reads) and no rejects can arise; any other file is left
+// to the general reader, which reports its problems, transcodes or refuses
+// what is not UTF-8, and logs what it does. A file asked to be read as
+// Windows-1252, a wide file, and a header that is not UTF-8 or does not name
+// the columns are all left to it.
 func codeAttendance(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (bool, error) {
 	if f.Source != schemas.SourceAttendance || f.Format.Layout == config.LayoutWide || f.Format.Encoding == config.EncodingWindows1252 {
 		return false, nil
@@ -1041,11 +1029,17 @@ func codeAttendance(ctx context.Context, conn *sql.Conn, f File, fileID int, opt
 		opt.logger().Debug("attendance file read by the general CSV reader", "file", filepath.Base(f.Path), "reason", reason)
 		return false, nil
 	}
+	warnUnmatched(f, found, opt)
+	return true, nil
+}
+
+// warnUnmatched warns when the file's column mapping names headers the file
+// does not have.
+func warnUnmatched(f File, found []string, opt Options) {
 	if um := unmatchedMapping(f, found); len(um) > 0 {
 		opt.logger().Warn("the column mapping names headers this file does not have (sources."+string(f.Source)+".columns)",
 			"file", filepath.Base(f.Path), "headers", strings.Join(um, ", "))
 	}
-	return true, nil
 }
 
 // ErrTokenKey means a tokenised participation file was made with another key

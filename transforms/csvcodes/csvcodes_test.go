@@ -126,29 +126,26 @@ func TestIrregularFiles(t *testing.T) {
 }
 
 // TestEndings counts line endings, so that a caller can refuse a file that
-// mixes them across parts.
+// mixes them across parts. A last line ending in a bare CR counts as CRLF:
+// beside LF lines, the general reader sees mixed endings.
 func TestEndings(t *testing.T) {
-	e, err := New(strings.NewReader("a\n1\r\n2\r\n3"), 1, []int{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := decode(t, e, 1); err != nil {
-		t.Fatal(err)
-	}
-	if lf, crlf := e.Endings(); lf != 1 || crlf != 2 {
-		t.Errorf("Endings() = %d, %d; want 1 LF (the header) and 2 CRLF", lf, crlf)
-	}
-	// A last line ending in a bare CR counts as CRLF: beside LF lines, the
-	// general reader sees mixed endings.
-	e, err = New(strings.NewReader("a\n1\n2\r"), 1, []int{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := decode(t, e, 1); err != nil {
-		t.Fatal(err)
-	}
-	if lf, crlf := e.Endings(); lf != 2 || crlf != 1 {
-		t.Errorf("Endings() = %d, %d; want 2 LF and 1 CRLF (the last line's bare CR)", lf, crlf)
+	for _, tc := range []struct {
+		file     string
+		lf, crlf int64
+	}{
+		{"a\n1\r\n2\r\n3", 1, 2}, // the header's LF; the last line has no ending
+		{"a\n1\n2\r", 2, 1},
+	} {
+		e, err := New(strings.NewReader(tc.file), 1, []int{0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decode(t, e, 1); err != nil {
+			t.Fatal(err)
+		}
+		if lf, crlf := e.Endings(); lf != tc.lf || crlf != tc.crlf {
+			t.Errorf("%q: Endings() = %d, %d; want %d LF and %d CRLF", tc.file, lf, crlf, tc.lf, tc.crlf)
+		}
 	}
 }
 
