@@ -52,7 +52,6 @@ type Encoder struct {
 	line    int64
 	nFields int
 	want    []int // the file's field index of each output column, or -1
-	col     []int // for each field of the file, its output column, or -1
 	fields  [][]byte
 	cols    []column
 	// next[i] is the offset in buf of the next specials[i] at or after the
@@ -125,17 +124,10 @@ func newEncoder(r io.Reader, nFields int, want []int, firstCode int32) (*Encoder
 	if nFields < 1 {
 		return nil, errors.New("csvcodes: a file has at least one field")
 	}
-	e := &Encoder{src: r, buf: make([]byte, 4<<20), nFields: nFields, want: want,
-		col: make([]int, nFields), fields: make([][]byte, nFields)}
-	for i := range e.col {
-		e.col[i] = -1
-	}
+	e := &Encoder{src: r, buf: make([]byte, 4<<20), nFields: nFields, want: want, fields: make([][]byte, nFields)}
 	for c, f := range want {
 		if f >= nFields {
 			return nil, fmt.Errorf("csvcodes: column %d reads field %d of a file with %d", c, f, nFields)
-		}
-		if f >= 0 {
-			e.col[f] = c
 		}
 	}
 	e.cols = make([]column, len(want))
