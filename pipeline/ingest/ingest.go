@@ -341,6 +341,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	}
 	configured := map[string]bool{}
 	parts := map[schemas.Source][]string{}
+	textAttendance := false // some attendance file read this run was staged as text, not coded
 	replace := func(id int) error {
 		_, err := conn.ExecContext(ctx, "INSERT INTO replaced_files VALUES (?)", id)
 		return err
@@ -427,7 +428,8 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		if _, err := conn.ExecContext(ctx, "INSERT INTO staged_files VALUES (?, ?, ?)", string(f.Source), id, fileNameOf(f)); err != nil {
 			return nil, err
 		}
-		part, err := stage(ctx, conn, f, id, opt)
+		part, coded, err := stage(ctx, conn, f, id, opt)
+		textAttendance = textAttendance || (f.Source == schemas.SourceAttendance && !coded)
 		if hashing != nil {
 			hash := <-hashing
 			if err == nil && hash.err != nil {
@@ -462,11 +464,13 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		}
 	}
 	// Attendance staged as text (none, usually) is coded as regular files were.
-	progress.start("code staged attendance")
-	if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
-		return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
+	if textAttendance {
+		progress.start("code staged attendance")
+		if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
+			return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
+		}
+		step("code staged attendance")
 	}
-	step("code staged attendance")
 	progress.start("tokenise")
 	if err := tokenise(ctx, conn, tok); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
@@ -733,27 +737,36 @@ func summarise(ctx context.Context, tx *sql.Tx, from string) error {
 // ever sit; call it once Commit has run (or the run has failed).
 func DropStaging(conn *sql.Conn) {
 	ctx := context.Background()
-	var staged []string
-	if rows, err := conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables()
-		WHERE temporary AND regexp_full_match(table_name, 'staged_[0-9]+')`); err == nil {
+	var stmts []string
+	// A file read in place has a table of its own, staged_<file id>; every
+	// file read this run is in staged_files.
+	if rows, err := conn.QueryContext(ctx, "SELECT DISTINCT file_id FROM staged_files"); err == nil {
 		for rows.Next() {
-			var t string
-			if rows.Scan(&t) == nil {
-				staged = append(staged, t)
+			var id int
+			if rows.Scan(&id) == nil {
+				stmts = append(stmts, fmt.Sprintf("DROP TABLE IF EXISTS temp.staged_%d", id))
 			}
 		}
 		rows.Close()
 	}
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
-		_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+rawTable(src))
-		staged = append(staged, rawRows(src))
+		stmts = append(stmts, "DROP VIEW IF EXISTS temp."+rawTable(src), "DROP TABLE IF EXISTS temp."+rawRows(src))
 	}
-	// staged_pupils is a view when the roster was kept (stage_known_pupils.sql).
+	for _, t := range []string{"upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_dict",
+		"checked_roster", "checked_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
+		stmts = append(stmts, "DROP TABLE IF EXISTS temp."+t)
+	}
+	// One statement for all (each costs a round trip); should any fail, each
+	// is tried on its own, so one failure leaves nothing else behind.
+	if _, err := conn.ExecContext(ctx, strings.Join(stmts, ";\n")); err != nil {
+		for _, q := range stmts {
+			_, _ = conn.ExecContext(ctx, q)
+		}
+	}
+	// staged_pupils is a view when the roster was kept (stage_known_pupils.sql)
+	// and a table otherwise; dropping it as the other kind fails.
 	_, _ = conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.staged_pupils")
-	for _, t := range append(staged, "upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_dict",
-		"checked_roster", "checked_attendance", "checked_participation", "staged_pupils", "malformed", "replaced_files", "staged_files") {
-		_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
-	}
+	_, _ = conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp.staged_pupils")
 }
 
 // rawTable is the view of every row read from a source's files this run, with
@@ -875,19 +888,21 @@ func header(path string) ([]string, error) {
 // copies the rows with their computed lines into the source's raw table and
 // returns "". The file's format (config.Format) says which headers feed which
 // contract columns, its layout, dates and encoding.
-func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (string, error) {
-	part, err := stageFile(ctx, conn, f, fileID, opt)
+// It also reports whether the file was coded as it was read (codeAttendance)
+// instead, which stages no text.
+func stage(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (part string, coded bool, err error) {
+	part, coded, err = stageFile(ctx, conn, f, fileID, opt)
 	if err != nil || part == "" {
 		// Nothing refers to the staged table.
 		_, _ = conn.ExecContext(context.Background(), fmt.Sprintf("DROP TABLE IF EXISTS temp.staged_%d", fileID))
 	}
-	return part, err
+	return part, coded, err
 }
 
-func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (string, error) {
+func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Options) (string, bool, error) {
 	index := fileID
 	if _, err := os.Stat(f.Path); err != nil {
-		return "", fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
+		return "", false, fmt.Errorf("%s file %s: %w", f.Source, f.Path, err)
 	}
 	rejects, scans := fmt.Sprintf("rejects_%d", index), fmt.Sprintf("reject_scans_%d", index)
 	var (
@@ -899,7 +914,7 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 	if isParquet(f.Path) {
 		cols, err := parquetColumns(ctx, conn, f.Path)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
+			return "", false, fmt.Errorf("read %s: %w: it is not a Parquet file this program can read (%v); re-export it", f.Path, ErrUnreadable, err)
 		}
 		for _, c := range cols {
 			found = append(found, c.name)
@@ -909,23 +924,23 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 	} else {
 		coded, err := codeAttendance(ctx, conn, f, fileID, opt)
 		if err != nil || coded {
-			return "", err
+			return "", coded, err
 		}
 		file, cleanup, err := readableCSV(f, opt.tempDir, opt.logger())
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		defer cleanup()
 		csvIn = file
 		if found, err = header(file.path); err != nil {
-			return "", fmt.Errorf("read header of %s: %w", f.Path, err)
+			return "", false, fmt.Errorf("read header of %s: %w", f.Path, err)
 		}
 		from = csvSource(file.path, len(found), rejects, scans)
 		exprOf = func(i int) string { return fmt.Sprintf("c%d", i) }
 	}
 	actual, err := resolveColumns(f, found)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	warnUnmatched(f, found, opt)
 	cols := readColumns(f)
@@ -943,9 +958,9 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 		if strings.Contains(err.Error(), "Invalid Input Error") {
 			// DuckDB could not parse the file at all; its own advice (strict
 			// mode, sniffing) is not something a data lead can act on.
-			return "", fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
+			return "", false, fmt.Errorf("read %s: %w: it is not a CSV file this program can read (%v); check it opens as a table with one header row, and re-export it if not", f.Path, ErrUnreadable, firstSentence(plainDuckDBError(err)))
 		}
-		return "", fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
+		return "", false, fmt.Errorf("read %s: %w", f.Path, plainDuckDBError(err))
 	}
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+rejects)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+scans)
@@ -953,13 +968,13 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 	name := filepath.Base(f.Path)
 	if csvIn == nil {
 		// A Parquet row's number is its position in the file, from 1.
-		return stagedRows(f, fileID, cols, "rowid + 1", staging), nil
+		return stagedRows(f, fileID, cols, "rowid + 1", staging), false, nil
 	}
 	lines := fmt.Sprintf("lines_%d", index)
 	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+lines)
 	numbered, direct, err := numberRecords(ctx, conn, f, csvIn, staging, rejects, lines, opt)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	// A rejected record's line is where it starts in the file. In a wide file
 	// each line carries two marks, and rows count marks: a line that cannot be
@@ -985,12 +1000,12 @@ func stageFile(ctx context.Context, conn *sql.Conn, f File, fileID int, opt Opti
 		FROM (SELECT line, any_value(column_name) AS column_name, any_value(error_type) AS error_type FROM %s GROUP BY line) r
 		ASOF JOIN %s b ON r.line >= b.d_line, range(%s)`, rejects, lines, copies),
 		string(f.Source), name, fileID); err != nil {
-		return "", fmt.Errorf("read rejects of %s: %w", f.Path, err)
+		return "", false, fmt.Errorf("read rejects of %s: %w", f.Path, err)
 	}
 	if direct {
-		return stagedRows(f, fileID, cols, "line", numbered), nil
+		return stagedRows(f, fileID, cols, "line", numbered), false, nil
 	}
-	return "", insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
+	return "", false, insertStaged(ctx, conn, f, fileID, cols, "line", numbered)
 }
 
 // codeAttendance codes a regular attendance CSV file as it reads it
