@@ -287,43 +287,16 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 			return nil, err
 		}
 	}
-	stage = time.Now()
-	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions(epsilon))
-	if err != nil {
-		return nil, err
-	}
 	salt, err := randomInt64()
 	if err != nil {
 		return nil, err
 	}
-	parts := r.partitions()
-	partKeys := partitionKeys{schools: parts.Schools, programmes: parts.Programmes}
-	for _, t := range parts.Terms {
-		partKeys.terms = append(partKeys.terms, t.ID)
-	}
-	n, err := feedContributions(ctx, conn, agg, partKeys, salt, c.Privacy.MaxProgrammesPerPupil, c.HasLevel(config.LevelMAT), c.HasLevel(config.LevelSchool))
-	if err != nil {
-		return nil, fmt.Errorf("aggregate: %w", err)
-	}
-	cells, err := agg.Results()
-	if err != nil {
+	// The same salt keeps the same programmes per pupil in the attendance
+	// cells and the impact table.
+	if res.Rows, res.Impact, err = r.draw(ctx, w, conn, epsilon, salt, scopes, log); err != nil {
 		return nil, err
 	}
-	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, epsilon, "scopes", strings.Join(scopes, ","), LogElapsed, time.Since(stage).Round(time.Millisecond))
-
-	rows, err := postprocess.AttendanceTable(cells, r.layout())
-	if err != nil {
-		return nil, err
-	}
-	res.Rows = rows
-	if c.ImpactEnabled() {
-		stage = time.Now()
-		// The same salt keeps the same programmes per pupil as the attendance cells.
-		if res.Impact, err = r.runImpact(ctx, conn, epsilon, salt, r.Noise); err != nil {
-			return nil, fmt.Errorf("impact: %w", err)
-		}
-		log.Info("impact drawn", LogStage, "impact", LogEpsilon, c.ImpactEpsilon(epsilon), LogRows, len(res.Impact), LogElapsed, time.Since(stage).Round(time.Millisecond))
-	}
+	rows := res.Rows
 
 	m := &publish.Manifest{
 		ReleaseID: releaseID, Kind: kind, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
@@ -367,6 +340,75 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		}
 	}
 	return res, nil
+}
+
+// draw draws the release's noisy tables from the committed warehouse: the
+// attendance cells and, when configured, the impact table. The two read the
+// same data and share only the salt, so the attendance cells are drawn on a
+// connection of their own (temp tables belong to one) while the impact
+// table is drawn on conn: on two cores, a nightly run's two stages then take
+// little more than the longer one.
+func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Conn, epsilon float64, salt int64, scopes []string, log *slog.Logger) ([]schemas.AttendanceRow, []schemas.ImpactRow, error) {
+	if !r.Config.ImpactEnabled() {
+		rows, err := r.drawAttendance(ctx, conn, epsilon, salt, scopes, log)
+		return rows, nil, err
+	}
+	own, err := w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer own.Close()
+	attendanceCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rows []schemas.AttendanceRow
+	var attendanceErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if attendanceErr = ingest.DefinePartitions(attendanceCtx, own, r.partitions()); attendanceErr == nil {
+			rows, attendanceErr = r.drawAttendance(attendanceCtx, own, epsilon, salt, scopes, log)
+		}
+	}()
+	stage := time.Now()
+	impact, impactErr := r.runImpact(ctx, conn, epsilon, salt, r.Noise)
+	if impactErr != nil {
+		cancel() // the run fails: the attendance cells are not needed
+	}
+	<-done
+	if impactErr != nil {
+		return nil, nil, fmt.Errorf("impact: %w", impactErr)
+	}
+	if attendanceErr != nil {
+		return nil, nil, attendanceErr
+	}
+	log.Info("impact drawn", LogStage, "impact", LogEpsilon, r.Config.ImpactEpsilon(epsilon), LogRows, len(impact), LogElapsed, time.Since(stage).Round(time.Millisecond))
+	return rows, impact, nil
+}
+
+// drawAttendance bounds each pupil's contributions (contributions.sql),
+// draws the noisy attendance cells and post-processes them into the table.
+func (r *Runner) drawAttendance(ctx context.Context, conn *sql.Conn, epsilon float64, salt int64, scopes []string, log *slog.Logger) ([]schemas.AttendanceRow, error) {
+	c := r.Config
+	stage := time.Now()
+	agg, err := privacy.New(r.publicPartitions(), r.privacyOptions(epsilon))
+	if err != nil {
+		return nil, err
+	}
+	parts := r.partitions()
+	partKeys := partitionKeys{schools: parts.Schools, programmes: parts.Programmes}
+	for _, t := range parts.Terms {
+		partKeys.terms = append(partKeys.terms, t.ID)
+	}
+	n, err := feedContributions(ctx, conn, agg, partKeys, salt, c.Privacy.MaxProgrammesPerPupil, c.HasLevel(config.LevelMAT), c.HasLevel(config.LevelSchool))
+	if err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	}
+	cells, err := agg.Results()
+	if err != nil {
+		return nil, err
+	}
+	log.Info("noise drawn", LogStage, "aggregate", "contributions", n, LogEpsilon, epsilon, "scopes", strings.Join(scopes, ","), LogElapsed, time.Since(stage).Round(time.Millisecond))
+	return postprocess.AttendanceTable(cells, r.layout())
 }
 
 // FolderError means a configured folder cannot be created or written.

@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/outcomes/outcomes/fixtures"
+	"github.com/outcomes/outcomes/pipeline/config"
+	"github.com/outcomes/outcomes/pipeline/ingest"
+	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
+)
+
+// drawSetup runs the pipeline once without noise and opens its warehouse
+// with a connection prepared as a run prepares it.
+func drawSetup(t *testing.T) (*Runner, *warehouse.Warehouse, *sql.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := impactTrust(t, fixtures.Options{Schools: 2, PupilsPerSchool: 40, Seed: 21})
+	r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
+	if _, err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, err := OpenWarehouse(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
+		t.Fatal(err)
+	}
+	return r, w, conn
+}
+
+// TestDrawMatchesTheStagesInTurn: draw runs the attendance cells on a
+// connection of its own while the impact table is drawn; without noise its
+// tables must equal those of the two stages run one after the other.
+func TestDrawMatchesTheStagesInTurn(t *testing.T) {
+	r, w, conn := drawSetup(t)
+	ctx := context.Background()
+	eps := r.Config.ReleaseEpsilon(config.KindProvisional)
+	const salt = 4242
+	log := r.Logger
+	rows, impact, err := r.draw(ctx, w, conn, eps, salt, r.Config.Scopes(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRows, err := r.drawAttendance(ctx, conn, eps, salt, r.Config.Scopes(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantImpact, err := r.runImpact(ctx, conn, eps, salt, r.Noise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 || len(impact) == 0 {
+		t.Fatalf("draw gave %d attendance rows and %d impact rows; want both tables", len(rows), len(impact))
+	}
+	if !reflect.DeepEqual(rows, wantRows) {
+		t.Errorf("attendance rows drawn alongside the impact table differ from those drawn alone")
+	}
+	if !reflect.DeepEqual(impact, wantImpact) {
+		t.Errorf("impact rows drawn alongside the attendance cells differ from those drawn alone")
+	}
+}
+
+// TestDrawFailsWholeWhenTheImpactStageFails: an impact stage that refuses
+// its input fails the draw with the impact stage's reason, after the
+// attendance cells drawn alongside have stopped, and returns no table.
+func TestDrawFailsWholeWhenTheImpactStageFails(t *testing.T) {
+	r, w, conn := drawSetup(t)
+	ctx := context.Background()
+	// Counts that disagree with the bits, which only the impact stage reads.
+	if _, err := conn.ExecContext(ctx, "UPDATE pupil_terms SET possible = possible + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"); err != nil {
+		t.Fatal(err)
+	}
+	rows, impact, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+	if err == nil || !strings.HasPrefix(err.Error(), "impact: ") || !strings.Contains(err.Error(), "their counts say") {
+		t.Fatalf("draw over a summary the impact stage refuses: %v, want the impact stage's error", err)
+	}
+	if rows != nil || impact != nil {
+		t.Errorf("a failed draw returned %d attendance and %d impact rows, want none", len(rows), len(impact))
+	}
+}
