@@ -792,3 +792,34 @@ func TestLeaversKeepTheirMarksWhenAFileIsReread(t *testing.T) {
 		t.Errorf("%d sessions, want all %d: the leaver's marks must stay", n, truth.AttendanceRows)
 	}
 }
+
+// TestRunStopsWhenTheLedgerWillNotOpen: the warehouse and the ledger open
+// at once; a ledger that cannot be opened fails the run before anything is
+// read or spent and leaves the last release where it was, and once the
+// ledger is back the next run draws a new release.
+func TestRunStopsWhenTheLedgerWillNotOpen(t *testing.T) {
+	cfg, _ := newTrust(t, fixtures.Options{Seed: 33})
+	first := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()})
+	ledgerPath := filepath.Join(cfg.Path(cfg.Run.StateDir), "ledger.duckdb")
+	good, err := os.ReadFile(ledgerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ledgerPath, []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Privacy.ProvisionalEpsilon /= 2 // a new release, not a republication
+	_, err = (&pipeline.Runner{Config: cfg, Logger: quietLogger()}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "ledger") {
+		t.Fatalf("run with an unreadable ledger: %v, want a ledger error", err)
+	}
+	if got := releaseFolders(t, cfg); len(got) != 1 || got[0] != first.ReleaseID {
+		t.Errorf("releases after the failed run: %v, want only %s", got, first.ReleaseID)
+	}
+	if err := os.WriteFile(ledgerPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, &pipeline.Runner{Config: cfg, Logger: quietLogger()}); res.ReleaseID == first.ReleaseID {
+		t.Errorf("the run after the ledger was restored republished %s, want a new release", res.ReleaseID)
+	}
+}
