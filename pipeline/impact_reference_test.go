@@ -192,7 +192,7 @@ func memoryConn(t *testing.T) *sql.Conn {
 }
 
 // TestImpactWindowsRefuseBitsThatDisagreeWithCounts: countWindows checks
-// each term's bitstrings against pupil_terms' counts, so a summary that
+// each term's words against pupil_terms' counts, so a summary that
 // reached it inconsistent (Commit's check bypassed, or the bits misread on
 // the way) fails the impact stage instead of giving a wrong window.
 func TestImpactWindowsRefuseBitsThatDisagreeWithCounts(t *testing.T) {

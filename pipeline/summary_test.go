@@ -116,7 +116,8 @@ func summaryAndRebuild(t *testing.T, r *Runner) (kept, rebuilt []string) {
 	conn := warehouseConn(t, r)
 	read := func(q queryer) []string {
 		return textRows(ctx, t, q, `SELECT concat_ws(' ', pupil_key, school_urn, term_id, possible, authorised, unauthorised,
-			CAST(possible_days AS VARCHAR), CAST(attended_days AS VARCHAR)) FROM pupil_terms ORDER BY ALL`)
+			possible_w0, possible_w1, possible_w2, possible_w3, possible_w4, possible_w5,
+			attended_w0, attended_w1, attended_w2, attended_w3, attended_w4, attended_w5) FROM pupil_terms ORDER BY ALL`)
 	}
 	kept = read(conn)
 	tx, err := conn.BeginTx(ctx, nil)
@@ -135,13 +136,14 @@ func summaryAndRebuild(t *testing.T, r *Runner) (kept, rebuilt []string) {
 }
 
 // TestCommitRefusesAnInconsistentSummary: a pupil_terms that contradicts
-// itself (a key twice; bitstrings that disagree with their counts) fails the
+// itself (a key twice; half-day words that disagree with their counts) fails the
 // run in Commit, before any budget is spent.
 func TestCommitRefusesAnInconsistentSummary(t *testing.T) {
 	for _, tc := range []struct{ name, corrupt string }{
 		{"a row twice", "INSERT INTO pupil_terms SELECT * FROM pupil_terms LIMIT 1"},
 		{"a count off by one", "UPDATE pupil_terms SET possible = possible + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
-		{"an attended bit lost", "UPDATE pupil_terms SET attended_days = bitstring('0', CAST(length(attended_days) AS INTEGER)), authorised = 0, unauthorised = 0 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
+		{"an attended bit lost", "UPDATE pupil_terms SET attended_w0 = 0, attended_w1 = 0, attended_w2 = 0, attended_w3 = 0, attended_w4 = 0, attended_w5 = 0, authorised = 0, unauthorised = 0 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
+		{"a possible bit lost", "UPDATE pupil_terms SET possible_w0 = possible_w0 & (possible_w0 - 1) WHERE rowid = (SELECT min(rowid) FROM pupil_terms WHERE possible_w0 <> 0)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 20, Seed: 12})

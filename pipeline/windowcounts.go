@@ -43,10 +43,6 @@ type impactSlot struct {
 // impact_window_counts. A slot pupil with no possible session still gets
 // a row (of zeros), which the minimum window size then drops.
 func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error {
-	var slots int
-	if err := conn.QueryRowContext(ctx, "SELECT term_slots()").Scan(&slots); err != nil {
-		return err
-	}
 	bySlotPupil, n, err := readSlots(ctx, conn)
 	if err != nil {
 		return err
@@ -78,25 +74,36 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 		// pupil, not even by surrogate key: they reach logs.
 		addTerm := func() error {
 			sessions, attendedBefore := pupil.Sessions(), pupil.Attended()
-			if err := pupil.AddTerm(term.first, slots, term.possible, term.attended); err != nil {
+			if err := pupil.AddTerm(term.first, term.possible[:], term.attended[:]); err != nil {
 				return fmt.Errorf("a pupil's sessions in a term: %w", err)
 			}
 			if pupil.Sessions()-sessions != int(term.possibleN) || pupil.Attended()-attendedBefore != int(term.attendedN) {
-				return fmt.Errorf("a pupil's term bitstrings hold %d sessions, %d attended; their counts say %d and %d",
+				return fmt.Errorf("a pupil's term words hold %d sessions, %d attended; their counts say %d and %d",
 					pupil.Sessions()-sessions, pupil.Attended()-attendedBefore, term.possibleN, term.attendedN)
 			}
 			term.set = false
 			return nil
 		}
+		var possible, attended [termWords]*array.Uint64
 		for reader.Next() {
 			rec := reader.RecordBatch()
 			keys, ok1 := rec.Column(0).(*array.Int64)
 			starts, ok2 := rec.Column(1).(*array.Date32)
-			possible, ok3 := rec.Column(2).(*array.Binary)
-			attended, ok4 := rec.Column(3).(*array.Binary)
-			possibleN, ok5 := rec.Column(4).(*array.Int64)
-			attendedN, ok6 := rec.Column(5).(*array.Int64)
-			if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+			ok := ok1 && ok2 && rec.NumCols() == 4+2*termWords
+			for k := 0; ok && k < termWords; k++ {
+				var okP, okA bool
+				possible[k], okP = rec.Column(2 + k).(*array.Uint64)
+				attended[k], okA = rec.Column(2 + termWords + k).(*array.Uint64)
+				ok = okP && okA
+			}
+			var possibleN, attendedN *array.Int64
+			if ok {
+				var ok5, ok6 bool
+				possibleN, ok5 = rec.Column(2 + 2*termWords).(*array.Int64)
+				attendedN, ok6 = rec.Column(3 + 2*termWords).(*array.Int64)
+				ok = ok5 && ok6
+			}
+			if !ok {
 				reader.Release()
 				return fmt.Errorf("impact_sessions.sql arrived with schema %s", rec.Schema())
 			}
@@ -113,10 +120,11 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 					pupil.Reset()
 				}
 				current, started = key, true
-				if err := term.add(key, first, possible.Value(i), attended.Value(i), possibleN.Value(i), attendedN.Value(i)); err != nil {
-					reader.Release()
-					return err
+				var p, a [termWords]uint64
+				for k := range termWords {
+					p[k], a[k] = possible[k].Value(i), attended[k].Value(i)
 				}
+				term.add(key, first, p, a, possibleN.Value(i), attendedN.Value(i))
 			}
 		}
 		err = reader.Err()
@@ -167,34 +175,34 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 	})
 }
 
+// termWords is how many words of half days pupil_terms keeps per term
+// (possible_w0..w5 and attended_w0..w5).
+const termWords = 6
+
 // pendingTerm is one pupil's term as read so far: a row per school it
-// had that term, their bitstrings OR-ed and their counts added.
+// had that term, their words OR-ed and their counts added.
 type pendingTerm struct {
 	set                  bool
 	key                  int64
 	first                windows.HalfDay
-	possible, attended   []byte
+	possible, attended   [termWords]uint64
 	possibleN, attendedN int64
 }
 
 // add copies a row into an empty term, or ORs it into the term's rows.
-func (t *pendingTerm) add(key int64, first windows.HalfDay, possible, attended []byte, possibleN, attendedN int64) error {
+func (t *pendingTerm) add(key int64, first windows.HalfDay, possible, attended [termWords]uint64, possibleN, attendedN int64) {
 	if !t.set {
 		t.set, t.key, t.first = true, key, first
-		t.possible, t.attended = append(t.possible[:0], possible...), append(t.attended[:0], attended...)
+		t.possible, t.attended = possible, attended
 		t.possibleN, t.attendedN = possibleN, attendedN
-		return nil
+		return
 	}
-	if len(possible) != len(t.possible) || len(attended) != len(t.attended) {
-		return fmt.Errorf("a pupil's rows for one term have bitstrings of different lengths")
-	}
-	for i := range possible {
-		t.possible[i] |= possible[i]
-		t.attended[i] |= attended[i]
+	for k := range termWords {
+		t.possible[k] |= possible[k]
+		t.attended[k] |= attended[k]
 	}
 	t.possibleN += possibleN
 	t.attendedN += attendedN
-	return nil
 }
 
 // readSlots reads impact_slots over Arrow, by pupil, and counts them.

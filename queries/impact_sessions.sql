@@ -4,17 +4,16 @@
 --
 -- Definitions (summarise_sessions.sql): a possible session is a half day
 -- coded P, AEA, AUTH or UNAUTH on a date of a configured term, at any
--- school; possible_days has bit day_in_term x 2 (+ 1 for PM) set for each,
--- attended_days for those coded P or AEA. A pupil with two schools in a
--- term has a row for each, which Go ORs together (grouping here with bit_or
--- doubled the query's time): a pupil has at most one mark per half day, so
--- no session is lost or counted twice. The bitstrings leave as BLOBs: their
--- bits in order, big-endian, padded with zeros at the front to whole bytes;
--- possible and attended, the counts of each, let Go check that it read them
--- whole.
+-- school; possible_w0..w5 hold the term's half days from its start, 64 to a
+-- word, most significant bit first, with a bit set for each; attended_w0..w5
+-- for those coded P or AEA. A pupil with two schools in a term has a row for
+-- each, which Go ORs together (grouping here with bit_or doubled the query's
+-- time): a pupil has at most one mark per half day, so no session is lost or
+-- counted twice. possible and attended, the counts, let Go check that it
+-- read the words whole.
 SELECT pt.pupil_key, t.start_date,
-       CAST(pt.possible_days AS BLOB) AS possible_days,
-       CAST(pt.attended_days AS BLOB) AS attended_days,
+       pt.possible_w0, pt.possible_w1, pt.possible_w2, pt.possible_w3, pt.possible_w4, pt.possible_w5,
+       pt.attended_w0, pt.attended_w1, pt.attended_w2, pt.attended_w3, pt.attended_w4, pt.attended_w5,
        pt.possible,
        pt.possible - pt.authorised - pt.unauthorised AS attended
 FROM pupil_terms pt

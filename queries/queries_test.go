@@ -222,8 +222,14 @@ func TestEveryQueryBinds(t *testing.T) {
 	if got := selected["impact_index_dates"]; !reflect.DeepEqual(got, wantIndex) {
 		t.Errorf("impact_index_dates columns = %v, want %v", got, wantIndex)
 	}
-	// pipeline.countWindows reads these by position, the bitstrings as bytes.
-	wantSessions := []column{{"pupil_key", "BIGINT"}, {"start_date", "DATE"}, {"possible_days", "BLOB"}, {"attended_days", "BLOB"}, {"possible", "BIGINT"}, {"attended", "BIGINT"}}
+	// pipeline.countWindows reads these by position, the words as unsigned integers.
+	wantSessions := []column{{"pupil_key", "BIGINT"}, {"start_date", "DATE"}}
+	for _, kind := range []string{"possible", "attended"} {
+		for k := range 6 {
+			wantSessions = append(wantSessions, column{fmt.Sprintf("%s_w%d", kind, k), "UBIGINT"})
+		}
+	}
+	wantSessions = append(wantSessions, column{"possible", "BIGINT"}, column{"attended", "BIGINT"})
 	if got := selected["impact_sessions"]; !reflect.DeepEqual(got, wantSessions) {
 		t.Errorf("impact_sessions columns = %v, want %v", got, wantSessions)
 	}

@@ -93,8 +93,24 @@ CREATE TABLE IF NOT EXISTS pupil_terms (
     possible      BIGINT NOT NULL,
     authorised    BIGINT NOT NULL,
     unauthorised  BIGINT NOT NULL,
-    possible_days BIT NOT NULL,     -- bit day_in_term x 2 (+ 1 for PM): a possible session
-    attended_days BIT NOT NULL      -- the same for the attended ones (P or AEA)
+    -- The term's half days as bits: half day h = day_in_term x 2 (+ 1 for
+    -- PM) is bit 63 - h % 64 (most significant first) of word h / 64, set
+    -- for a possible session; the attended words likewise for P or AEA.
+    -- Six words hold 192 days, more than any term may span (config checks):
+    -- fixed-width words update in place, where a bitstring column was
+    -- rewritten whole at each nightly checkpoint.
+    possible_w0   UBIGINT NOT NULL,
+    possible_w1   UBIGINT NOT NULL,
+    possible_w2   UBIGINT NOT NULL,
+    possible_w3   UBIGINT NOT NULL,
+    possible_w4   UBIGINT NOT NULL,
+    possible_w5   UBIGINT NOT NULL,
+    attended_w0   UBIGINT NOT NULL,
+    attended_w1   UBIGINT NOT NULL,
+    attended_w2   UBIGINT NOT NULL,
+    attended_w3   UBIGINT NOT NULL,
+    attended_w4   UBIGINT NOT NULL,
+    attended_w5   UBIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pupil_terms_calendar (calendar VARCHAR NOT NULL);
 -- What the pupils and participation tables were built in (ingest.Commit):

@@ -508,6 +508,10 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return cronSpecParse.Parse(spec)
 }
 
+// MaxTermDays is the longest span a term may have, first day to last: the
+// warehouse keeps each term's half days in six 64-bit words.
+const MaxTermDays = 192
+
 func (c *Config) validate() error {
 	var errs []error
 	bad := func(key string, value any, reason string) {
@@ -590,6 +594,11 @@ func (c *Config) validate() error {
 		}
 		if !t.start.IsZero() && !t.end.IsZero() && t.end.Before(t.start) {
 			bad(key+".end", t.End, "is before the term's start "+t.Start)
+		}
+		// The warehouse keeps a term's half days in six 64-bit words
+		// (pupil_terms): 192 days. DfE's longest term, autumn, spans 153.
+		if !t.start.IsZero() && !t.end.IsZero() && t.end.Sub(t.start) >= MaxTermDays*24*time.Hour {
+			bad(key, t.Start+" to "+t.End, fmt.Sprintf("spans more than %d days; a term may span at most %d (DfE's autumn term, the longest, spans 153)", MaxTermDays, MaxTermDays))
 		}
 		if t.SchoolDays <= 0 || (!t.start.IsZero() && !t.end.IsZero() && t.SchoolDays > weekdays(t.start, t.end)) {
 			bad(key+".school_days", t.SchoolDays, "must be positive and no more than the weekdays in the term")

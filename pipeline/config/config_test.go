@@ -387,6 +387,8 @@ func TestLoadValidates(t *testing.T) {
 		{"end before start", []edit{{`end = "2025-04-04"`, `end = "2025-01-03"`}},
 			// No weekdays remain, so the declared school_days is too many as well.
 			[]string{"terms[1].end = 2025-01-03", "terms[1].school_days = 61"}},
+		{"term of 192 days", []edit{{`end = "2025-04-04"`, `end = "2025-07-16"`}}, nil},
+		{"term of 193 days", []edit{{`end = "2025-04-04"`, `end = "2025-07-17"`}}, []string{"terms[1] = 2025-01-06 to 2025-07-17"}},
 		{"school_days more than weekdays", []edit{{"school_days = 61", "school_days = 66"}}, []string{"terms[1].school_days = 66"}},
 		{"school_days equal to weekdays", []edit{{"school_days = 61", "school_days = 65"}}, nil},
 		{"school_days negative", []edit{{"school_days = 61", "school_days = -1"}}, []string{"terms[1].school_days = -1"}},

@@ -637,7 +637,7 @@ func recordRoster(ctx context.Context, tx *sql.Tx, res *Result) error {
 }
 
 // checkSummary refuses to commit a pupil_terms that contradicts itself: a
-// key twice, or bitstrings whose set bits disagree with the counts beside
+// key twice, or half-day words whose set bits disagree with the counts beside
 // them. Both would be a fault in this program, and either would reach the
 // DP input or the impact windows unnoticed; checked here, before any budget
 // is spent, the run fails and the warehouse keeps its last good load.
@@ -646,12 +646,15 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 	// (A GROUP BY finds repeated keys in half the time of count(DISTINCT).)
 	if err := tx.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM (SELECT 1 FROM pupil_terms GROUP BY pupil_key, school_urn, term_id HAVING count(*) > 1)),
-		count(*) FILTER (WHERE bit_count(possible_days) <> possible OR bit_count(attended_days) <> possible - authorised - unauthorised)
+		count(*) FILTER (WHERE
+			bit_count(possible_w0)::BIGINT + bit_count(possible_w1) + bit_count(possible_w2) + bit_count(possible_w3) + bit_count(possible_w4) + bit_count(possible_w5) <> possible
+			OR bit_count(attended_w0)::BIGINT + bit_count(attended_w1) + bit_count(attended_w2) + bit_count(attended_w3) + bit_count(attended_w4) + bit_count(attended_w5)
+				<> possible - authorised - unauthorised)
 		FROM pupil_terms`).Scan(&repeated, &inconsistent); err != nil {
 		return fmt.Errorf("check the sessions summary: %w", err)
 	}
 	if repeated > 0 || inconsistent > 0 {
-		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d pupil, school and term keys with more than one row, %d rows whose bitstrings disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
+		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d pupil, school and term keys with more than one row, %d rows whose half-day bits disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
 	}
 	return nil
 }
@@ -664,7 +667,7 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 // deleted, only the pupils who had sessions in those files are summarised
 // again: a school's re-sent file costs that school's pupils, not the
 // region's. When the configured terms differ from those the summary was
-// built for (the bitstrings number each term's half-days), or its query has
+// built for (the words number each term's half-days), or its query has
 // changed, it is rebuilt from every session kept.
 func deleteReplacedSessions(ctx context.Context, tx *sql.Tx) error {
 	var calendar, built string

@@ -68,9 +68,17 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("apply warehouse schema to %s: %w", path, err)
 	}
-	if err := checkVersion(ctx, db); err != nil {
+	migrated, err := checkVersion(ctx, db)
+	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("warehouse %s: %w", path, err)
+	}
+	if migrated {
+		// A migration may drop a table for the schema to create anew.
+		if _, err := db.ExecContext(ctx, queries.Get("warehouse_schema")); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("apply warehouse schema to %s after migrating it: %w", path, err)
+		}
 	}
 	for _, p := range []string{path, path + ".wal"} {
 		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
@@ -85,9 +93,10 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 // stores a session's half-day, mark and category as enums (version 8 had
 // strings); version 10 adds pupil_terms, the per-pupil summary of sessions
 // that ingest.Commit keeps; version 11 stores a session's school URN as a
-// number (a string per session made loading a year's marks twice as slow).
-// checkVersion migrates older layouts in place.
-const SchemaVersion = 11
+// number (a string per session made loading a year's marks twice as slow);
+// version 12 keeps pupil_terms' half days as 64-bit words instead of
+// bitstrings. checkVersion migrates older layouts in place.
+const SchemaVersion = 12
 
 // migrations bring a warehouse from the version it is keyed by to the next,
 // each in one transaction with the new version's stamp.
@@ -103,6 +112,10 @@ var migrations = map[int][]string{
 	9: {},
 	// URNs are six digits (config checks them), so the number keeps them.
 	10: {"ALTER TABLE sessions ALTER COLUMN school_urn SET DATA TYPE INTEGER"},
+	// The summary is dropped and its calendar forgotten; Open then applies
+	// the schema again, which creates it in the new layout, and the next
+	// Commit builds it from every session.
+	11: {"DROP TABLE pupil_terms", "DELETE FROM pupil_terms_calendar"},
 }
 
 // migrate applies migrations from version v up to SchemaVersion.
@@ -132,34 +145,35 @@ func migrate(ctx context.Context, db *sql.DB, v int) (int, error) {
 // checkVersion stamps a new warehouse with SchemaVersion and refuses one made
 // by other code: the warehouse holds the privacy ledger, so it is never
 // rebuilt silently.
-func checkVersion(ctx context.Context, db *sql.DB) error {
+func checkVersion(ctx context.Context, db *sql.DB) (migrated bool, err error) {
 	var v int
-	err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_version HAVING count(*) > 0").Scan(&v)
+	err = db.QueryRowContext(ctx, "SELECT max(version) FROM schema_version HAVING count(*) > 0").Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Unstamped: new, or made before versions were recorded.
 		var used int
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM runs").Scan(&used); err != nil {
-			return err
+			return false, err
 		}
 		if used > 0 {
-			return fmt.Errorf("it was made by an earlier development version of this program, which kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope")
+			return false, fmt.Errorf("it was made by an earlier development version of this program, which kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope")
 		}
 		_, err = db.ExecContext(ctx, "INSERT INTO schema_version VALUES (?)", SchemaVersion)
-		return err
+		return false, err
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if v < 6 { // before version 6 the privacy ledger was a table in this file
-		return fmt.Errorf("its layout is version %d, from a development version that kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope", v)
+		return false, fmt.Errorf("its layout is version %d, from a development version that kept the privacy ledger inside it; keep the file (its privacy_ledger table records budget already spent) and carry that spending over before rebuilding: lower privacy.epsilon_cap by it, or start a new trust scope", v)
 	}
+	from := v
 	if v, err = migrate(ctx, db, v); err != nil {
-		return err
+		return v > from, err
 	}
 	if v != SchemaVersion {
-		return fmt.Errorf("its layout is version %d, this program's is %d; move it aside and run again to rebuild it from the extracts (the privacy ledger is in ledger.duckdb and stays), or use the matching program version", v, SchemaVersion)
+		return v > from, fmt.Errorf("its layout is version %d, this program's is %d; move it aside and run again to rebuild it from the extracts (the privacy ledger is in ledger.duckdb and stays), or use the matching program version", v, SchemaVersion)
 	}
-	return nil
+	return v > from, nil
 }
 
 // Conn pins one connection and defines the session's helper macros on it.

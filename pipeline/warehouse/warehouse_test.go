@@ -107,3 +107,53 @@ func TestMigratesVersion8(t *testing.T) {
 		}
 	}
 }
+
+// TestMigratesVersion11: a warehouse of layout version 11 keeps its summary's
+// half days as bitstrings; on open the summary is dropped, created again with
+// 64-bit words and its calendar forgotten (the next load rebuilds it from the
+// sessions, which stay), and the warehouse opens again as it is.
+func TestMigratesVersion11(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	w, err := Open(ctx, path, Options{MemoryLimit: "1GB", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP TABLE pupil_terms",
+		`CREATE TABLE pupil_terms (pupil_key BIGINT NOT NULL, school_urn VARCHAR NOT NULL, term_id VARCHAR NOT NULL,
+			possible BIGINT NOT NULL, authorised BIGINT NOT NULL, unauthorised BIGINT NOT NULL,
+			possible_days BIT NOT NULL, attended_days BIT NOT NULL)`,
+		"INSERT INTO pupil_terms VALUES (7, '900001', '202425-autumn', 2, 1, 0, '11'::BIT, '10'::BIT)",
+		"INSERT INTO pupil_terms_calendar VALUES ('the old calendar')",
+		"INSERT INTO sessions VALUES (1, 7, 900001, DATE '2024-09-02', 'AM', '/', 'P')",
+		"DELETE FROM schema_version",
+		"INSERT INTO schema_version VALUES (11)",
+	} {
+		if _, err := w.DB.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	w.Close()
+	for range 2 {
+		w, err := Open(ctx, path, Options{MemoryLimit: "1GB", Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v, summaries, calendars, sessions int
+		var columns string
+		if err := w.DB.QueryRowContext(ctx, `SELECT (SELECT max(version) FROM schema_version), (SELECT count(*) FROM pupil_terms),
+			(SELECT count(*) FROM pupil_terms_calendar), (SELECT count(*) FROM sessions),
+			(SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) FROM duckdb_columns()
+				WHERE table_name = 'pupil_terms' AND column_index > 6)`).Scan(&v, &summaries, &calendars, &sessions, &columns); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		want := "possible_w0 UBIGINT, possible_w1 UBIGINT, possible_w2 UBIGINT, possible_w3 UBIGINT, possible_w4 UBIGINT, possible_w5 UBIGINT, " +
+			"attended_w0 UBIGINT, attended_w1 UBIGINT, attended_w2 UBIGINT, attended_w3 UBIGINT, attended_w4 UBIGINT, attended_w5 UBIGINT"
+		if v != SchemaVersion || summaries != 0 || calendars != 0 || sessions != 1 || columns != want {
+			t.Errorf("after open: version %d, %d summary rows, %d calendars, %d sessions, summary words %q; want %d, 0, 0, 1, %q",
+				v, summaries, calendars, sessions, columns, SchemaVersion, want)
+		}
+	}
+}

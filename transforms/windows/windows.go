@@ -3,10 +3,14 @@
 // them. It works on one pupil's possible sessions in time order, so the
 // cost is per pupil, not per ranking of every session against every index
 // date (what queries/testdata/impact_windows_reference.sql does in SQL).
+//
+// The sessions stay as the summary stores them, 64 half days to a word, and
+// the windows are counted with popcounts over words, not session by session.
 package windows
 
 import (
 	"fmt"
+	"math/bits"
 	"sort"
 )
 
@@ -17,66 +21,98 @@ type HalfDay int64
 // DuckDB's DATE crosses Arrow (date32).
 func Morning(epochDay int32) HalfDay { return HalfDay(2 * int64(epochDay)) }
 
+// word is 64 half days of a pupil's term, from first: bit 63 - i (most
+// significant first) is half day first + i.
+type word struct {
+	first              HalfDay
+	possible, attended uint64  // attended holds only possible half days
+	last               HalfDay // the last possible session in the word
+	before, attBefore  int     // possible and attended sessions in earlier words
+}
+
 // Pupil is one pupil's possible sessions in time order, each attended or
-// not, with running counts of the attended ones.
+// not: the words that hold any, with running counts.
 type Pupil struct {
-	at       []HalfDay
-	attended []int32 // attended[i] is how many of sessions [0, i) were attended
+	words              []word
+	sessions, attended int
 }
 
 // Reset empties p for the next pupil, keeping its memory.
 func (p *Pupil) Reset() {
-	p.at = p.at[:0]
-	p.attended = append(p.attended[:0], 0)
+	p.words = p.words[:0]
+	p.sessions, p.attended = 0, 0
 }
 
-// AddTerm adds a term's sessions: bit i of possible (a bitstring of slots
-// bits, DuckDB's BIT cast to BLOB: big-endian, padded with zeros at the
-// front to whole bytes) is the half day first + i; attended has the same
-// layout. Terms must come in date order and not overlap.
-func (p *Pupil) AddTerm(first HalfDay, slots int, possible, attended []byte) error {
-	if len(p.attended) == 0 {
-		p.attended = append(p.attended, 0)
+// AddTerm adds a term's sessions: half day first + 64k + i is a possible
+// session when bit 63 - i of possible[k] is set, and attended when the same
+// bit of attended[k] is (attended bits without a possible one are not
+// sessions and are ignored). Terms must come in date order and not overlap.
+func (p *Pupil) AddTerm(first HalfDay, possible, attended []uint64) error {
+	if len(attended) != len(possible) {
+		return fmt.Errorf("a term has %d possible and %d attended words", len(possible), len(attended))
 	}
-	if len(possible) != (slots+7)/8 || len(attended) != len(possible) {
-		return fmt.Errorf("a term's bitstrings are %d and %d bytes, want %d for %d half days", len(possible), len(attended), (slots+7)/8, slots)
-	}
-	if n := len(p.at); n > 0 && p.at[n-1] >= first {
-		return fmt.Errorf("terms out of order: a session at half day %d before a term starting at %d", p.at[n-1], first)
-	}
-	pad := len(possible)*8 - slots
-	if pad > 0 && possible[0]>>(8-pad) != 0 {
-		return fmt.Errorf("a term's bitstring has bits set in its padding")
-	}
-	for byteIdx, b := range possible {
-		if b == 0 {
+	for k, w := range possible {
+		if w == 0 {
 			continue
 		}
-		for bit := 7; bit >= 0; bit-- {
-			if b&(1<<bit) == 0 {
-				continue
-			}
-			i := byteIdx*8 + (7 - bit) - pad
-			p.at = append(p.at, first+HalfDay(i))
-			n := p.attended[len(p.attended)-1]
-			if attended[byteIdx]&(1<<bit) != 0 {
-				n++
-			}
-			p.attended = append(p.attended, n)
+		start := first + HalfDay(64*k)
+		if n := len(p.words); n > 0 && p.words[n-1].last >= start+HalfDay(bits.LeadingZeros64(w)) {
+			return fmt.Errorf("terms out of order: a session at half day %d before a term's session at %d", p.words[n-1].last, start+HalfDay(bits.LeadingZeros64(w)))
 		}
+		a := attended[k] & w
+		p.words = append(p.words, word{first: start, possible: w, attended: a, last: start + 63 - HalfDay(bits.TrailingZeros64(w)),
+			before: p.sessions, attBefore: p.attended})
+		p.sessions += bits.OnesCount64(w)
+		p.attended += bits.OnesCount64(a)
 	}
 	return nil
 }
 
 // Sessions is how many possible sessions the pupil has.
-func (p *Pupil) Sessions() int { return len(p.at) }
+func (p *Pupil) Sessions() int { return p.sessions }
 
 // Attended is how many of them were attended.
-func (p *Pupil) Attended() int {
-	if len(p.attended) == 0 {
+func (p *Pupil) Attended() int { return p.attended }
+
+// top is a mask of a word's first m bits (the half days first to first + m - 1).
+func top(m int) uint64 {
+	switch {
+	case m <= 0:
 		return 0
+	case m >= 64:
+		return ^uint64(0)
 	}
-	return int(p.attended[len(p.attended)-1])
+	return ^uint64(0) << (64 - m)
+}
+
+// sessionsBefore is how many possible sessions fall before half day h.
+func (p *Pupil) sessionsBefore(h HalfDay) int {
+	// Words hold sessions in order: the first word whose last session is at
+	// or after h holds the first session not before h.
+	i := sort.Search(len(p.words), func(i int) bool { return p.words[i].last >= h })
+	if i == len(p.words) {
+		return p.sessions
+	}
+	w := p.words[i]
+	return w.before + bits.OnesCount64(w.possible&top(int(h-w.first)))
+}
+
+// attendedIn is how many of the first k possible sessions were attended.
+func (p *Pupil) attendedIn(k int) int {
+	if k >= p.sessions {
+		return p.attended
+	}
+	// The word holding session k (counting from 0): the last word starting
+	// at or before it.
+	i := sort.Search(len(p.words), func(i int) bool { return p.words[i].before > k }) - 1
+	w := p.words[i]
+	// Clear the word's first k - before sessions; the next set bit is session k.
+	rest := w.possible
+	for j := k - w.before; j > 0; j-- {
+		rest &^= 1 << (63 - bits.LeadingZeros64(rest))
+	}
+	m := bits.LeadingZeros64(rest) // session k is the word's bit m, from the top
+	return w.attBefore + bits.OnesCount64(w.attended&top(m))
 }
 
 // Counts are the sessions of a pupil's windows around one index date.
@@ -91,20 +127,19 @@ type Counts struct {
 // the n closest after it; sessions on the day itself are in neither. A side
 // with fewer than n sessions holds what there is.
 func (p *Pupil) Around(day HalfDay, n int) Counts {
-	if len(p.at) == 0 {
+	if p.sessions == 0 {
 		return Counts{}
 	}
-	before := sort.Search(len(p.at), func(i int) bool { return p.at[i] >= day })
-	after := sort.Search(len(p.at), func(i int) bool { return p.at[i] >= day+2 })
+	before, after := p.sessionsBefore(day), p.sessionsBefore(day+2)
 	preStart := max(0, before-n)
-	postEnd := min(len(p.at), after+n)
-	a := p.attended
+	postEnd := min(p.sessions, after+n)
+	attPreStart, attBefore, attAfter, attPostEnd := p.attendedIn(preStart), p.attendedIn(before), p.attendedIn(after), p.attendedIn(postEnd)
 	return Counts{
 		PrePossible:  int64(before - preStart),
-		PreAttended:  int64(a[before] - a[preStart]),
+		PreAttended:  int64(attBefore - attPreStart),
 		PostPossible: int64(postEnd - after),
-		PostAttended: int64(a[postEnd] - a[after]),
+		PostAttended: int64(attPostEnd - attAfter),
 		BasePossible: int64(preStart),
-		BaseAbsent:   int64(preStart) - int64(a[preStart]),
+		BaseAbsent:   int64(preStart - attPreStart),
 	}
 }

@@ -1,6 +1,8 @@
 package windows
 
 import (
+	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 )
@@ -8,16 +10,14 @@ import (
 // morningOf is the AM half day of date d.
 func morningOf(d time.Time) HalfDay { return Morning(int32(d.Unix() / 86400)) }
 
-// bitstring is a bitstring of n bits with the given ones, laid out as DuckDB casts
-// BIT to BLOB: big-endian, zeros padded at the front to whole bytes.
-func bitstring(n int, ones ...int) []byte {
-	b := make([]byte, (n+7)/8)
-	pad := len(b)*8 - n
+// words are a term's six words with the given half days set, laid out as
+// pupil_terms stores them: half day i is bit 63 - i % 64 of word i / 64.
+func words(ones ...int) []uint64 {
+	w := make([]uint64, 6)
 	for _, i := range ones {
-		p := pad + i
-		b[p/8] |= 1 << (7 - p%8)
+		w[i/64] |= 1 << (63 - i%64)
 	}
-	return b
+	return w
 }
 
 func TestAround(t *testing.T) {
@@ -27,10 +27,10 @@ func TestAround(t *testing.T) {
 	// starting 10 days later: half days 0 and 1, attended.
 	var p Pupil
 	p.Reset()
-	if err := p.AddTerm(mon, 12, bitstring(12, 0, 1, 2, 3, 4, 5, 8, 9, 10, 11), bitstring(12, 0, 1, 2, 4, 5, 8, 10, 11)); err != nil {
+	if err := p.AddTerm(mon, words(0, 1, 2, 3, 4, 5, 8, 9, 10, 11), words(0, 1, 2, 4, 5, 8, 10, 11)); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.AddTerm(mon+20, 12, bitstring(12, 0, 1), bitstring(12, 0, 1)); err != nil {
+	if err := p.AddTerm(mon+20, words(0, 1), words(0, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if p.Sessions() != 12 {
@@ -70,19 +70,91 @@ func TestAddTermRefuses(t *testing.T) {
 		name string
 		do   func(p *Pupil) error
 	}{
-		{"wrong length", func(p *Pupil) error { return p.AddTerm(mon, 12, []byte{1}, []byte{1}) }},
-		{"bits in the padding", func(p *Pupil) error { return p.AddTerm(mon, 12, []byte{0x80, 0}, []byte{0, 0}) }},
+		{"words of different lengths", func(p *Pupil) error { return p.AddTerm(mon, words(0), []uint64{0}) }},
 		{"terms out of order", func(p *Pupil) error {
-			if err := p.AddTerm(mon+20, 12, bitstring(12, 0), bitstring(12)); err != nil {
+			if err := p.AddTerm(mon+20, words(0), words()); err != nil {
 				return nil
 			}
-			return p.AddTerm(mon, 12, bitstring(12, 0), bitstring(12))
+			return p.AddTerm(mon, words(0), words())
+		}},
+		// A term whose last word reaches past the next term's start is fine
+		// (words are 64 half days, terms end where they end), but a session
+		// at or before the previous term's last is not.
+		{"terms overlapping", func(p *Pupil) error {
+			if err := p.AddTerm(mon, words(10, 70), words()); err != nil {
+				return nil
+			}
+			return p.AddTerm(mon+60, words(10), words())
 		}},
 	} {
 		var p Pupil
 		p.Reset()
 		if err := tc.do(&p); err == nil {
 			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
+// TestAroundMatchesSessionBySession: random pupils of up to three terms,
+// whose words may reach past the next term's start, against windows counted
+// session by session over the same sessions listed in order.
+func TestAroundMatchesSessionBySession(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	mon := morningOf(time.Date(2024, 9, 2, 0, 0, 0, 0, time.UTC))
+	for trial := 0; trial < 2000; trial++ {
+		var p Pupil
+		p.Reset()
+		type session struct {
+			at       HalfDay
+			attended bool
+		}
+		var all []session
+		start := mon + HalfDay(rng.IntN(10))
+		for term := 0; term < rng.IntN(4); term++ {
+			span := 1 + rng.IntN(384) // half days in the term
+			density := rng.Float64()
+			var possible, attended []int
+			for i := 0; i < span; i++ {
+				if rng.Float64() < density {
+					possible = append(possible, i)
+					att := rng.IntN(10) != 0
+					if att {
+						attended = append(attended, i)
+					}
+					all = append(all, session{start + HalfDay(i), att})
+				}
+			}
+			if err := p.AddTerm(start, words(possible...), words(attended...)); err != nil {
+				t.Fatal(err)
+			}
+			start += HalfDay(span + rng.IntN(20)) // the next term may start at once
+		}
+		if p.Sessions() != len(all) {
+			t.Fatalf("trial %d: %d sessions, want %d", trial, p.Sessions(), len(all))
+		}
+		attendedIn := func(k int) int64 { // of the first k sessions
+			n := int64(0)
+			for _, s := range all[:k] {
+				if s.attended {
+					n++
+				}
+			}
+			return n
+		}
+		for probe := 0; probe < 20; probe++ {
+			day := mon + HalfDay(2*rng.IntN(int(start-mon)/2+10)) - 4
+			n := 1 + rng.IntN(80)
+			before := sort.Search(len(all), func(i int) bool { return all[i].at >= day })
+			after := sort.Search(len(all), func(i int) bool { return all[i].at >= day+2 })
+			preStart, postEnd := max(0, before-n), min(len(all), after+n)
+			want := Counts{
+				PrePossible: int64(before - preStart), PreAttended: attendedIn(before) - attendedIn(preStart),
+				PostPossible: int64(postEnd - after), PostAttended: attendedIn(postEnd) - attendedIn(after),
+				BasePossible: int64(preStart), BaseAbsent: int64(preStart) - attendedIn(preStart),
+			}
+			if got := p.Around(day, n); got != want {
+				t.Fatalf("trial %d, day %d, n %d: %+v, want %+v", trial, day-mon, n, got, want)
+			}
 		}
 	}
 }
@@ -102,12 +174,12 @@ func BenchmarkPupil(b *testing.B) {
 			}
 		}
 	}
-	pb, ab := bitstring(slots, possible...), bitstring(slots, attended...)
+	pw, aw := words(possible...), words(attended...)
 	var p Pupil
 	for b.Loop() {
 		p.Reset()
 		for term := 0; term < 3; term++ {
-			if err := p.AddTerm(first+HalfDay(term*260), slots, pb, ab); err != nil {
+			if err := p.AddTerm(first+HalfDay(term*260), pw, aw); err != nil {
 				b.Fatal(err)
 			}
 		}
