@@ -215,7 +215,14 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	runDir := filepath.Join(stateDir, "runs", runID)
-	defer ingest.DropStaging(conn)
+	// Staging is dropped once the load commits; should the run fail before
+	// that, it is dropped on the way out.
+	staged := true
+	defer func() {
+		if staged {
+			ingest.DropStaging(conn)
+		}
+	}()
 	loaded, err := ingest.LoadWithOptions(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"),
 		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok), AttendanceContext: r.attendanceContext()})
 	if err != nil {
@@ -252,6 +259,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	}
 	log.Debug("ingest step", LogStage, "commit", LogElapsed, time.Since(committing).Round(time.Millisecond))
 	ingest.DropStaging(conn)
+	staged = false
 	log.Info("warehouse loaded", LogStage, "load", LogElapsed, time.Since(stage).Round(time.Millisecond))
 
 	// An unchanged release is republished, never redrawn: fresh noise on the
