@@ -380,22 +380,21 @@ func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Con
 		return nil, nil, err
 	}
 	defer own.Close()
-	attendanceCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var rows []schemas.AttendanceRow
 	var attendanceErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if attendanceErr = ingest.DefinePartitions(attendanceCtx, own, r.partitions()); attendanceErr == nil {
-			rows, attendanceErr = r.drawAttendance(attendanceCtx, own, epsilon, salt, scopes, log)
+		if attendanceErr = ingest.DefinePartitions(ctx, own, r.partitions()); attendanceErr == nil {
+			rows, attendanceErr = r.drawAttendance(ctx, own, epsilon, salt, scopes, log)
 		}
 	}()
 	stage := time.Now()
 	impact, impactErr := r.runImpact(ctx, conn, epsilon, salt, r.Noise)
-	if impactErr != nil {
-		cancel() // the run fails: the attendance cells are not needed
-	}
+	// A failed impact stage does not interrupt the attendance cells: they
+	// finish (they take less time), because DuckDB, interrupted in a query
+	// on one connection while another ran, was seen to leave the warehouse
+	// unable to checkpoint, and the run then hung as it closed.
 	<-done
 	if impactErr != nil {
 		return nil, nil, fmt.Errorf("impact: %w", impactErr)
