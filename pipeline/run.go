@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/differential-privacy/go/v3/noise"
@@ -170,13 +171,20 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	}()
 	w, err := OpenWarehouse(ctx, c)
 	l := <-ledgerOpened
-	if l.db != nil {
-		defer l.db.Close()
-	}
+	// They close at once too: each checkpoints what the run wrote.
+	defer func() {
+		var closing sync.WaitGroup
+		if l.db != nil {
+			closing.Go(func() { l.db.Close() })
+		}
+		if w != nil {
+			w.Close()
+		}
+		closing.Wait()
+	}()
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
 	if l.err != nil {
 		return nil, l.err
 	}
