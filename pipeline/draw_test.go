@@ -159,3 +159,17 @@ func TestDrawClosesWhenCancelled(t *testing.T) {
 		closesWithin(t, w, conn)
 	}
 }
+
+// TestDrawReportsBothFailures: when both halves fail (here both read the
+// summary, renamed away), the error names both. From a review.
+func TestDrawReportsBothFailures(t *testing.T) {
+	r, w, conn := drawSetup(t)
+	ctx := context.Background()
+	if _, err := conn.ExecContext(ctx, "ALTER TABLE pupil_terms RENAME TO pupil_terms_elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+	if err == nil || !strings.HasPrefix(err.Error(), "impact: ") || !strings.Contains(err.Error(), "aggregate: ") {
+		t.Errorf("draw with both halves failing: %v; want both errors, the impact stage's first", err)
+	}
+}

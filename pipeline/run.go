@@ -405,7 +405,8 @@ func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Con
 	// unable to checkpoint, and the run then hung as it closed.
 	<-done
 	if impactErr != nil {
-		return nil, nil, fmt.Errorf("impact: %w", impactErr)
+		// Both halves' failures, should both fail: each may need its own fix.
+		return nil, nil, errors.Join(fmt.Errorf("impact: %w", impactErr), attendanceErr)
 	}
 	if attendanceErr != nil {
 		return nil, nil, attendanceErr
