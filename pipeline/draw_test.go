@@ -125,7 +125,7 @@ func TestDrawFailsWholeWhenTheImpactStageFails(t *testing.T) {
 // draw returns the impact stage's error and the warehouse still closes.
 // Interrupting the attendance cells there (as the first version did) left
 // DuckDB unable to checkpoint, and the run hung as it closed: in about one
-// try in thirty under load (and in none of 240 since), so this test tries
+// try in thirty under load (and in none of over 400 since), so this test tries
 // several times but catches that fault only sometimes.
 func TestDrawClosesAfterAnEarlyImpactFailure(t *testing.T) {
 	for try := range 6 {
