@@ -472,7 +472,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		step("code staged attendance")
 	}
 	progress.start("tokenise")
-	if err := tokenise(ctx, conn, tok); err != nil {
+	if err := tokenise(ctx, conn, tok, kept); err != nil {
 		return nil, fmt.Errorf("pseudonymise: %w", err)
 	}
 	step("tokenise")

@@ -382,3 +382,31 @@ func TestDropStagingLeavesNoRawRows(t *testing.T) {
 		t.Errorf("DropStaging left %s", name)
 	}
 }
+
+// TestLinkageTokensOnlyForLinkedUPNs: a UPN read from the roster gets its
+// linkage token (participation records are matched on it); one seen only in
+// attendance gets its own token and status but no linkage token, which
+// nothing reads.
+func TestLinkageTokensOnlyForLinkedUPNs(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	onRoster, attendanceOnly := schemas.MakeUPN(373, 1), schemas.MakeUPN(373, 2)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+onRoster+",3\n")
+	attendance := write(t, dir, "attendance.csv", "school_urn,upn,session_date,session,mark\n900001,"+onRoster+",2024-09-02,AM,/\n900001,"+attendanceOnly+",2024-09-02,AM,/\n")
+	if _, err := Load(ctx, conn, []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: attendance}}, tok, filepath.Join(dir, "q")); err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	for _, tc := range []struct {
+		upn        string
+		linkTokens int
+	}{{onRoster, 1}, {attendanceOnly, 0}} {
+		var tokens, links int
+		if err := conn.QueryRowContext(ctx, "SELECT count(token), count(link_token) FROM upn_tokens WHERE raw = ?", tc.upn).Scan(&tokens, &links); err != nil {
+			t.Fatal(err)
+		}
+		if tokens != 1 || links != tc.linkTokens {
+			t.Errorf("UPN %s: %d tokens, %d linkage tokens; want 1 and %d", map[int]string{1: "on the roster", 0: "only in attendance"}[tc.linkTokens], tokens, links, tc.linkTokens)
+		}
+	}
+}

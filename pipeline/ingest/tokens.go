@@ -39,12 +39,13 @@ var demographicSchema = func() *arrow.Schema {
 }()
 
 // tokenTable is one table of tokens that tokenise builds: query gives the
-// distinct raw values, fill appends each one's row with a pair of
-// tokenisers (the trust's key and the linkage key) of its own.
+// distinct raw values (and, for UPNs, whether each needs a linkage token),
+// fill appends each one's row with a pair of tokenisers (the trust's key and
+// the linkage key) of its own.
 type tokenTable struct {
 	table, query string
 	schema       *arrow.Schema
-	fill         func(tok, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder)
+	fill         func(tok, link *pseudonym.Tokeniser, raw string, linked bool, out []*array.StringBuilder)
 }
 
 // tokenWorkers is how many goroutines tokenise a batch: the match keys of a
@@ -69,11 +70,18 @@ func appendToken(b *array.StringBuilder, token string) {
 // keyed by the demographics macro of name, date of birth, postcode and gender.
 // token is made with the trust's key and kept in the warehouse; link_token and
 // the match-key tokens with the linkage key partners share, and kept nowhere.
-func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) error {
-	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(*pseudonym.Tokeniser, *pseudonym.Tokeniser, string, []*array.StringBuilder) {
-		return func(tok, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder) {
+// Linkage tokens are made only for what linkage reads: the UPNs of roster
+// and participation rows, not those seen only in attendance. When the roster
+// and participation are kept (rosterKept), nothing of theirs was read, so
+// only upn_tokens is built.
+func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser, rosterKept bool) error {
+	identifier := func(check func(*pseudonym.Tokeniser, string) (string, string)) func(*pseudonym.Tokeniser, *pseudonym.Tokeniser, string, bool, []*array.StringBuilder) {
+		return func(tok, link *pseudonym.Tokeniser, raw string, linked bool, out []*array.StringBuilder) {
 			status, token := check(tok, raw)
-			_, linkToken := check(link, raw)
+			linkToken := ""
+			if linked {
+				_, linkToken = check(link, raw)
+			}
 			out[0].Append(raw)
 			out[1].Append(status)
 			appendToken(out[2], token)
@@ -81,22 +89,26 @@ func tokenise(ctx context.Context, conn *sql.Conn, tok *pseudonym.Tokeniser) err
 		}
 	}
 	tables := []tokenTable{
-		{"upn_tokens", `SELECT DISTINCT upn FROM (
-				SELECT upn FROM raw_roster UNION ALL SELECT upn FROM raw_participation
-				UNION ALL SELECT raw FROM attendance_dict WHERE col = 'upn')
-			WHERE upn IS NOT NULL`, tokenSchema, identifier(linkage.UPNToken)},
-		{"nhs_tokens", `SELECT DISTINCT nhs_number FROM (
+		{"upn_tokens", `SELECT upn, bool_or(linked) FROM (
+				SELECT upn, true AS linked FROM raw_roster UNION ALL SELECT upn, true FROM raw_participation
+				UNION ALL SELECT raw, false FROM attendance_dict WHERE col = 'upn')
+			WHERE upn IS NOT NULL
+			GROUP BY upn`, tokenSchema, identifier(linkage.UPNToken)},
+	}
+	if !rosterKept {
+		tables = append(tables,
+			tokenTable{"nhs_tokens", `SELECT DISTINCT nhs_number FROM (
 				SELECT nhs_number FROM raw_roster UNION ALL SELECT nhs_number FROM raw_participation)
 			WHERE nhs_number IS NOT NULL`, tokenSchema, identifier(linkage.NHSToken)},
-		{"demo_tokens", `SELECT DISTINCT demographics(forename, surname, date_of_birth, postcode, gender) FROM (
+			tokenTable{"demo_tokens", `SELECT DISTINCT demographics(forename, surname, date_of_birth, postcode, gender) FROM (
 				SELECT forename, surname, date_of_birth, postcode, gender FROM raw_roster
 				UNION ALL SELECT forename, surname, date_of_birth, postcode, gender FROM raw_participation)`,
-			demographicSchema, func(_, link *pseudonym.Tokeniser, raw string, out []*array.StringBuilder) {
-				out[0].Append(raw)
-				for i, token := range linkage.Tokens(link, splitDemographics(raw)) {
-					appendToken(out[1+i], token)
-				}
-			}},
+				demographicSchema, func(_, link *pseudonym.Tokeniser, raw string, _ bool, out []*array.StringBuilder) {
+					out[0].Append(raw)
+					for i, token := range linkage.Tokens(link, splitDemographics(raw)) {
+						appendToken(out[1+i], token)
+					}
+				}})
 	}
 	tokenisers := make([][2]*pseudonym.Tokeniser, tokenWorkers)
 	for i := range tokenisers {
@@ -142,6 +154,14 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t toke
 		if !ok {
 			return fmt.Errorf("distinct identifiers arrived as %s, not strings", in.Column(0).DataType())
 		}
+		// A second column says whether each value needs a linkage token;
+		// without one, every value does.
+		var linked *array.Boolean
+		if in.NumCols() > 1 {
+			if linked, ok = in.Column(1).(*array.Boolean); !ok {
+				return fmt.Errorf("distinct identifiers' linkage flags arrived as %s", in.Column(1).DataType())
+			}
+		}
 		// Each worker tokenises a contiguous share of the batch into a batch
 		// of its own; the tables are lookups, so their order does not matter.
 		n := values.Len()
@@ -159,7 +179,7 @@ func tokeniseKind(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, t toke
 					cols[i] = b.Field(i).(*array.StringBuilder)
 				}
 				for i := from; i < to; i++ {
-					t.fill(tokenisers[w][0], tokenisers[w][1], values.Value(i), cols)
+					t.fill(tokenisers[w][0], tokenisers[w][1], values.Value(i), linked == nil || linked.Value(i), cols)
 				}
 				out[w] = b.NewRecordBatch()
 			}()
