@@ -29,6 +29,9 @@ func ingestProgress(w *os.File) func(done, total int, step string) {
 				progressbar.OptionClearOnFinish(),
 				progressbar.OptionFullWidth())
 		}
+		if bar.GetMax() != total {
+			bar.ChangeMax(total) // the load knows its steps once the files are read
+		}
 		bar.Describe("ingest: " + step)
 		_ = bar.Set(done)
 		if done >= total {

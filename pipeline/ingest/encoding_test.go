@@ -58,28 +58,40 @@ func TestPrivateCopy(t *testing.T) {
 }
 
 // TestProgressReportsEveryStep: a load tells the progress function of each
-// step and ends at the total.
+// step and ends at the total, whether its attendance is coded as it is read
+// or staged as text first (a quoted line break makes a file irregular),
+// which adds a step.
 func TestProgressReportsEveryStep(t *testing.T) {
-	conn, tok, dir := setup(t)
-	a := schemas.MakeUPN(373, 1)
-	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
-	att := write(t, dir, "attendance.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n")
-	var steps []string
-	last, total := 0, 0
-	_, err := LoadWithOptions(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: att}},
-		tok, filepath.Join(dir, "q"), Options{Progress: func(done, n int, step string) {
-			steps = append(steps, step)
-			last, total = done, n
-		}})
-	DropStaging(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if total != 9 || last != total {
-		t.Errorf("progress ended at %d of %d, want 9 of 9 (two files, tokenise, five queries, count)", last, total)
-	}
-	if !strings.Contains(strings.Join(steps, "|"), "read attendance attendance.csv") {
-		t.Errorf("steps %v", steps)
+	for _, tc := range []struct {
+		name, mark string
+		steps      int
+	}{
+		{"coded as read", "/", 9},          // two files, tokenise, five queries, count
+		{"staged as text", "\"/\nX\"", 10}, // and coding the staged text
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			a := schemas.MakeUPN(373, 1)
+			roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+			att := write(t, dir, "attendance.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,"+tc.mark+"\n")
+			var steps []string
+			last, total := 0, 0
+			_, err := LoadWithOptions(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: att}},
+				tok, filepath.Join(dir, "q"), Options{Progress: func(done, n int, step string) {
+					steps = append(steps, step)
+					last, total = done, n
+				}})
+			DropStaging(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != tc.steps || last != total {
+				t.Errorf("progress ended at %d of %d, want %d of %d", last, total, tc.steps, tc.steps)
+			}
+			if !strings.Contains(strings.Join(steps, "|"), "read attendance attendance.csv") {
+				t.Errorf("steps %v", steps)
+			}
+		})
 	}
 }
 

@@ -463,6 +463,21 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			}
 		}
 	}
+	steps := []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"}
+	validated := []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation}
+	if kept {
+		// No roster or participation row was read this run; the pupils the
+		// new marks are checked against are the warehouse's.
+		steps = []string{"stage_known_pupils", "validate_attendance", "resolve_attendance"}
+		validated = []schemas.Source{schemas.SourceAttendance}
+	}
+	// The steps left are known now: tokenise, the queries, counting, and
+	// coding any attendance staged as text.
+	left := 1 + len(steps) + 1
+	if textAttendance {
+		left++
+	}
+	progress.plan(len(files) + left)
 	// Attendance staged as text (none, usually) is coded as regular files were.
 	if textAttendance {
 		progress.start("code staged attendance")
@@ -478,14 +493,6 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	step("tokenise")
 	if err := defineDateParsing(ctx, conn, formats); err != nil {
 		return nil, err
-	}
-	steps := []string{"validate_roster", "stage_pupils", "validate_attendance", "resolve_attendance", "validate_participation"}
-	validated := []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation}
-	if kept {
-		// No roster or participation row was read this run; the pupils the
-		// new marks are checked against are the warehouse's.
-		steps = []string{"stage_known_pupils", "validate_attendance", "resolve_attendance"}
-		validated = []schemas.Source{schemas.SourceAttendance}
 	}
 	for _, q := range steps {
 		progress.start(q)

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// progress reports a load's steps: reading each file, tokenising, the five
-// validation queries, counting. DuckDB cannot report how far it is through
+// progress reports a load's steps: reading each file, coding attendance
+// staged as text (when any was), tokenising, the validation queries (five,
+// or three when the roster is kept), counting. DuckDB cannot report how far it is through
 // one read back to Go, so progress moves per step, not per row; during a long
 // step, the log says every progressEvery which step is still running.
 type progress struct {
@@ -23,18 +24,27 @@ type progress struct {
 // progressEvery is how often a still-running step is logged.
 var progressEvery = 15 * time.Second
 
+// newProgress starts with the most steps a load of files can take; plan
+// sets the true number once the files are read.
 func newProgress(opt Options, files int) *progress {
-	return &progress{opt: opt, total: files + 7}
+	return &progress{opt: opt, total: files + 8}
+}
+
+// plan sets the number of steps, known once the files are read.
+func (p *progress) plan(total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = total
 }
 
 // start says a step has begun.
 func (p *progress) start(step string) {
 	p.mu.Lock()
 	p.current, p.since = step, time.Now()
-	n := p.n
+	n, total := p.n, p.total
 	p.mu.Unlock()
 	if p.opt.Progress != nil {
-		p.opt.Progress(n, p.total, step)
+		p.opt.Progress(n, total, step)
 		return
 	}
 	p.once.Do(func() {
@@ -47,14 +57,14 @@ func (p *progress) start(step string) {
 func (p *progress) done(step string) {
 	p.mu.Lock()
 	p.n = min(p.n+1, p.total)
-	n := p.n
+	n, total := p.n, p.total
 	p.current = ""
 	p.mu.Unlock()
 	if p.opt.Progress != nil {
-		p.opt.Progress(n, p.total, step)
+		p.opt.Progress(n, total, step)
 		return
 	}
-	p.opt.logger().Debug("ingest step done", "step", step, "done", n, "of", p.total)
+	p.opt.logger().Debug("ingest step done", "step", step, "done", n, "of", total)
 }
 
 // finish stops the periodic log lines.
