@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/transforms/windows"
@@ -175,9 +176,8 @@ func countWindows(ctx context.Context, conn *sql.Conn, windowSessions int) error
 	})
 }
 
-// termWords is how many words of half days pupil_terms keeps per term
-// (possible_w0..w5 and attended_w0..w5).
-const termWords = 6
+// termWords is how many words of half days pupil_terms keeps per term.
+const termWords = config.TermWords
 
 // pendingTerm is one pupil's term as read so far: a row per school it
 // had that term, their words OR-ed and their counts added.

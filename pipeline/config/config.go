@@ -508,9 +508,14 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return cronSpecParse.Parse(spec)
 }
 
-// MaxTermDays is the longest span a term may have, first day to last: the
-// warehouse keeps each term's half days in six 64-bit words.
-const MaxTermDays = 192
+// TermWords is how many 64-bit words of half days the warehouse keeps per
+// pupil and term (pupil_terms' possible_w0..w5 and attended_w0..w5), and
+// MaxTermDays the longest span a term may have for them to hold it: two half
+// days a day, from the term's first day.
+const (
+	TermWords   = 6
+	MaxTermDays = TermWords * 64 / 2
+)
 
 func (c *Config) validate() error {
 	var errs []error
@@ -595,8 +600,7 @@ func (c *Config) validate() error {
 		if !t.start.IsZero() && !t.end.IsZero() && t.end.Before(t.start) {
 			bad(key+".end", t.End, "is before the term's start "+t.Start)
 		}
-		// The warehouse keeps a term's half days in six 64-bit words
-		// (pupil_terms): 192 days. DfE's longest term, autumn, spans 153.
+		// DfE's longest term, autumn, spans 153 days.
 		if !t.start.IsZero() && !t.end.IsZero() && t.end.Sub(t.start) >= MaxTermDays*24*time.Hour {
 			bad(key, t.Start+" to "+t.End, fmt.Sprintf("spans more than %d days; a term may span at most %d (DfE's autumn term, the longest, spans 153)", MaxTermDays, MaxTermDays))
 		}
