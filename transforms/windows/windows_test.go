@@ -110,7 +110,8 @@ func TestAroundMatchesSessionBySession(t *testing.T) {
 		}
 		var all []session
 		start := mon + HalfDay(rng.IntN(10))
-		for term := 0; term < rng.IntN(4); term++ {
+		terms := rng.IntN(4) // up to three terms
+		for range terms {
 			span := 1 + rng.IntN(384) // half days in the term
 			density := rng.Float64()
 			var possible, attended []int
