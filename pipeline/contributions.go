@@ -27,6 +27,7 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 			return fmt.Errorf("contributions: %w", err)
 		}
 		defer reader.Release()
+		cells := keys.cells(agg, trustLevel, schoolLevel)
 		for reader.Next() {
 			rec := reader.RecordBatch()
 			pupil, ok1 := rec.Column(0).(*array.Int64)
@@ -41,22 +42,28 @@ func feedContributions(ctx context.Context, conn *sql.Conn, agg *privacy.Aggrega
 				return fmt.Errorf("contributions arrived with schema %s", rec.Schema())
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
-				p, err := keys.partition(school.Value(i), term.Value(i), programme.Value(i))
+				k, err := keys.key(school.Value(i), term.Value(i), programme.Value(i))
 				if err != nil {
 					return err
 				}
+				cell := cells[k]
+				if cell.skip {
+					continue // a level this configuration does not publish
+				}
 				c := privacy.Contribution{
-					Partition:           p,
+					Partition:           cell.partition,
 					PupilKey:            pupil.Value(i),
 					PossibleSessions:    possible.Value(i),
 					AuthorisedAbsence:   authorised.Value(i),
 					UnauthorisedAbsence: unauthorised.Value(i),
 					PersistentAbsentee:  persistent.Value(i),
 				}
-				if (p.School == privacy.AllSchools && !trustLevel) || (p.School != privacy.AllSchools && !schoolLevel) {
-					continue // a level this configuration does not publish
+				if cell.position < 0 {
+					err = agg.Add(c) // not public: Add says so
+				} else {
+					err = agg.AddAt(cell.position, c)
 				}
-				if err := agg.Add(c); err != nil {
+				if err != nil {
 					return err
 				}
 				rows++
@@ -73,11 +80,16 @@ type partitionKeys struct {
 	schools, terms, programmes []string
 }
 
-func (k partitionKeys) partition(school, term, programme int32) (privacy.Partition, error) {
+// key is the position of contributions.sql's integer keys in cells' table.
+func (k partitionKeys) key(school, term, programme int32) (int, error) {
 	if school < -1 || int(school) >= len(k.schools) || term < 0 || int(term) >= len(k.terms) ||
 		programme < -1 || int(programme) >= len(k.programmes) {
-		return privacy.Partition{}, fmt.Errorf("contribution with keys (%d, %d, %d) outside the configured lists", school, term, programme)
+		return 0, fmt.Errorf("contribution with keys (%d, %d, %d) outside the configured lists", school, term, programme)
 	}
+	return (int(school+1)*len(k.terms)+int(term))*(len(k.programmes)+1) + int(programme+1), nil
+}
+
+func (k partitionKeys) partition(school, term, programme int32) privacy.Partition {
 	p := privacy.Partition{School: privacy.AllSchools, Term: k.terms[term], Programme: privacy.TotalProgramme}
 	if school >= 0 {
 		p.School = k.schools[school]
@@ -85,7 +97,37 @@ func (k partitionKeys) partition(school, term, programme int32) (privacy.Partiti
 	if programme >= 0 {
 		p.Programme = k.programmes[programme]
 	}
-	return p, nil
+	return p
+}
+
+// keyedCell is what a contribution's keys lead to: its partition and that
+// partition's position in the aggregator (-1 when it has none), or skip for
+// a level the configuration does not publish.
+type keyedCell struct {
+	partition privacy.Partition
+	position  int
+	skip      bool
+}
+
+// cells finds, once per key, what key's contributions go to: a trust's year
+// adds some 140,000 contributions to a few hundred partitions.
+func (k partitionKeys) cells(agg *privacy.Aggregator, trustLevel, schoolLevel bool) []keyedCell {
+	cells := make([]keyedCell, (len(k.schools)+1)*len(k.terms)*(len(k.programmes)+1))
+	for school := int32(-1); int(school) < len(k.schools); school++ {
+		for term := int32(0); int(term) < len(k.terms); term++ {
+			for programme := int32(-1); int(programme) < len(k.programmes); programme++ {
+				i, _ := k.key(school, term, programme)
+				p := k.partition(school, term, programme)
+				position, ok := agg.Index(p)
+				if !ok {
+					position = -1
+				}
+				cells[i] = keyedCell{partition: p, position: position,
+					skip: (school < 0 && !trustLevel) || (school >= 0 && !schoolLevel)}
+			}
+		}
+	}
+	return cells
 }
 
 // feedImpact streams impact_contributions.sql into the aggregator as Arrow

@@ -112,20 +112,37 @@ type cellAggregators struct {
 	pupils, persistent             *dpagg.Count
 	possible, authorised, unauthor *dpagg.BoundedSumInt64
 	maxSessions                    int64
-	// seen holds the pupils who have contributed to this partition. Kept
-	// per partition, keyed by the pupil alone, it costs an integer hash per
-	// contribution instead of hashing the partition's three strings again.
-	seen map[int64]struct{}
 }
 
 // Aggregator accumulates contributions for a fixed list of public partitions.
 // It is not safe for concurrent use.
 type Aggregator struct {
-	opt        Options
+	opt Options
+	// partitions and cells in the same order, sorted by public keys; index
+	// finds a partition's position.
 	partitions []Partition
-	cells      map[Partition]*cellAggregators
-	perPupil   map[int64]int64
-	taken      bool
+	cells      []*cellAggregators
+	index      map[Partition]int
+	// What each pupil has contributed to, for the bounding checks: pupils
+	// gives the pupil's entry in contributed, whose cells are a list through
+	// links. One integer map lookup per contribution: a map of pupils per
+	// partition, and another of counts per pupil, took three.
+	pupils      map[int64]int32
+	contributed []pupilCells
+	links       []cellLink
+	taken       bool
+}
+
+// pupilCells is one pupil's contributions so far: how many, and the latest
+// (an index in links, -1 for none).
+type pupilCells struct {
+	n, last int32
+}
+
+// cellLink is one contribution of a pupil: the partition's position, and
+// the pupil's previous contribution (-1 for none).
+type cellLink struct {
+	cell, prev int32
 }
 
 // New makes one dpagg aggregator per measure for every partition given,
@@ -142,27 +159,30 @@ func New(partitions []Partition, opt Options) (*Aggregator, error) {
 	if opt.Noise == nil {
 		opt.Noise = noise.Laplace()
 	}
-	a := &Aggregator{
-		opt:      opt,
-		cells:    make(map[Partition]*cellAggregators, len(partitions)),
-		perPupil: map[int64]int64{},
-	}
 	for _, p := range partitions {
-		if _, dup := a.cells[p]; dup {
-			return nil, fmt.Errorf("privacy: partition %s listed twice", p)
-		}
 		maxSessions, ok := opt.MaxSessions[p.Term]
 		if !ok || maxSessions < 1 {
 			return nil, fmt.Errorf("privacy: no session bound for term %q", p.Term)
 		}
-		c, err := a.newCell(maxSessions)
+	}
+	a := &Aggregator{
+		opt:        opt,
+		partitions: append([]Partition(nil), partitions...),
+		index:      make(map[Partition]int, len(partitions)),
+		pupils:     map[int64]int32{},
+	}
+	sort.Slice(a.partitions, func(i, j int) bool { return less(a.partitions[i], a.partitions[j]) })
+	for i, p := range a.partitions {
+		if _, dup := a.index[p]; dup {
+			return nil, fmt.Errorf("privacy: partition %s listed twice", p)
+		}
+		a.index[p] = i
+		c, err := a.newCell(opt.MaxSessions[p.Term])
 		if err != nil {
 			return nil, fmt.Errorf("privacy: partition %s: %w", p, err)
 		}
-		a.cells[p] = c
-		a.partitions = append(a.partitions, p)
+		a.cells = append(a.cells, c)
 	}
-	sort.Slice(a.partitions, func(i, j int) bool { return less(a.partitions[i], a.partitions[j]) })
 	return a, nil
 }
 
@@ -188,7 +208,7 @@ func (a *Aggregator) newCell(maxSessions int64) (*cellAggregators, error) {
 			Lower: 0, Upper: maxSessions, Noise: a.opt.Noise,
 		})
 	}
-	c := cellAggregators{maxSessions: maxSessions, seen: map[int64]struct{}{}}
+	c := cellAggregators{maxSessions: maxSessions}
 	var err error
 	if c.pupils, err = count(Pupils); err != nil {
 		return nil, err
@@ -216,20 +236,54 @@ func (a *Aggregator) Add(c Contribution) error {
 	if a.taken {
 		return ErrResultsTaken
 	}
-	cell, ok := a.cells[c.Partition]
+	i, ok := a.index[c.Partition]
 	if !ok {
 		return fmt.Errorf("privacy: contribution to partition %s, which is not in the configured partitions", c.Partition)
 	}
-	if _, dup := cell.seen[c.PupilKey]; dup {
-		return fmt.Errorf("privacy: a pupil contributed twice to partition %s; contributions must be pre-aggregated per pupil", c.Partition)
+	return a.add(i, c)
+}
+
+// Index returns the position of public partition p, for AddAt.
+func (a *Aggregator) Index(p Partition) (int, bool) {
+	i, ok := a.index[p]
+	return i, ok
+}
+
+// AddAt is Add for a contribution whose partition is at position i (from
+// Index): a caller that adds many contributions to few partitions finds each
+// partition's position once instead of hashing it every time. It refuses c
+// when its partition is not the one at i.
+func (a *Aggregator) AddAt(i int, c Contribution) error {
+	if a.taken {
+		return ErrResultsTaken
 	}
-	if a.perPupil[c.PupilKey] >= a.opt.MaxPartitions {
+	if i < 0 || i >= len(a.partitions) || a.partitions[i] != c.Partition {
+		return fmt.Errorf("privacy: contribution to partition %s added at position %d, which holds another", c.Partition, i)
+	}
+	return a.add(i, c)
+}
+
+func (a *Aggregator) add(i int, c Contribution) error {
+	slot, seen := a.pupils[c.PupilKey]
+	if !seen {
+		slot = int32(len(a.contributed))
+		a.pupils[c.PupilKey] = slot
+		a.contributed = append(a.contributed, pupilCells{last: -1})
+	}
+	pupil := &a.contributed[slot]
+	for l := pupil.last; l >= 0; l = a.links[l].prev {
+		if a.links[l].cell == int32(i) {
+			return fmt.Errorf("privacy: a pupil contributed twice to partition %s; contributions must be pre-aggregated per pupil", c.Partition)
+		}
+	}
+	if int64(pupil.n) >= a.opt.MaxPartitions {
 		return fmt.Errorf("privacy: a pupil contributed to more than %d partitions; bound contributions before aggregating", a.opt.MaxPartitions)
 	}
-	cell.seen[c.PupilKey] = struct{}{}
-	a.perPupil[c.PupilKey]++
+	a.links = append(a.links, cellLink{cell: int32(i), prev: pupil.last})
+	pupil.last = int32(len(a.links) - 1)
+	pupil.n++
 
-	possible := clamp(c.PossibleSessions, cell.maxSessions)
+	cell := a.cells[i]
 	if err := cell.pupils.Increment(); err != nil {
 		return err
 	}
@@ -238,7 +292,7 @@ func (a *Aggregator) Add(c Contribution) error {
 			return err
 		}
 	}
-	if err := cell.possible.Add(possible); err != nil {
+	if err := cell.possible.Add(clamp(c.PossibleSessions, cell.maxSessions)); err != nil {
 		return err
 	}
 	if err := cell.authorised.Add(clamp(c.AuthorisedAbsence, cell.maxSessions)); err != nil {
@@ -259,8 +313,8 @@ func (a *Aggregator) Results() ([]Cell, error) {
 	}
 	a.taken = true
 	out := make([]Cell, 0, len(a.partitions))
-	for _, p := range a.partitions {
-		agg := a.cells[p]
+	for i, p := range a.partitions {
+		agg := a.cells[i]
 		cell := Cell{Partition: p}
 		var err error
 		if cell.Pupils, err = a.countEstimate(agg.pupils, Pupils); err != nil {

@@ -86,29 +86,98 @@ func TestAggregateExactAndClamped(t *testing.T) {
 	}
 }
 
+// TestAddRefusesUnboundedInput checks each refusal through Add and through
+// AddAt, which the pipeline uses; AddAt also refuses a position that holds
+// another partition.
 func TestAddRefusesUnboundedInput(t *testing.T) {
 	tests := []struct {
-		name string
-		adds []Contribution
-		want string
+		name       string
+		adds       []Contribution
+		want       string
+		wantAt     string // when AddAt says it otherwise
+		positionAt int    // AddAt's position for a partition Index does not know
 	}{
-		{"partition not configured", []Contribution{{Partition: Partition{"999999", "202425-autumn", "total"}, PupilKey: 1}}, "not in the configured partitions"},
-		{"twice to one partition", []Contribution{{Partition: autumn, PupilKey: 1}, {Partition: autumn, PupilKey: 1}}, "twice"},
-		{"past MaxPartitions", []Contribution{{Partition: autumn, PupilKey: 1}, {Partition: autumnP, PupilKey: 1}, {Partition: empty, PupilKey: 1}}, "more than 2 partitions"},
+		{name: "partition not configured", adds: []Contribution{{Partition: Partition{"999999", "202425-autumn", "total"}, PupilKey: 1}},
+			want: "not in the configured partitions", wantAt: "holds another"},
+		{name: "partition not configured, position out of range", adds: []Contribution{{Partition: Partition{"999999", "202425-autumn", "total"}, PupilKey: 1}},
+			want: "not in the configured partitions", wantAt: "holds another", positionAt: 3},
+		{name: "twice to one partition", adds: []Contribution{{Partition: autumn, PupilKey: 1}, {Partition: autumn, PupilKey: 1}}, want: "twice"},
+		{name: "past MaxPartitions", adds: []Contribution{{Partition: autumn, PupilKey: 1}, {Partition: autumnP, PupilKey: 1}, {Partition: empty, PupilKey: 1}},
+			want: "more than 2 partitions"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := exactAggregator(t)
-			var err error
-			for _, c := range tt.adds {
-				if err = a.Add(c); err != nil {
-					break
+		for _, at := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/AddAt=%v", tt.name, at), func(t *testing.T) {
+				a := exactAggregator(t)
+				var err error
+				for _, c := range tt.adds {
+					if at {
+						i, ok := a.Index(c.Partition)
+						if !ok {
+							i = tt.positionAt
+						}
+						err = a.AddAt(i, c)
+					} else {
+						err = a.Add(c)
+					}
+					if err != nil {
+						break
+					}
 				}
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tt.want)
-			}
-		})
+				want := tt.want
+				if at && tt.wantAt != "" {
+					want = tt.wantAt
+				}
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("got %v, want an error containing %q", err, want)
+				}
+			})
+		}
+	}
+	a := exactAggregator(t)
+	if err := a.AddAt(0, Contribution{Partition: autumn, PupilKey: 1}); err == nil || !strings.Contains(err.Error(), "holds another") {
+		t.Errorf("AddAt at another partition's position: got %v", err)
+	}
+}
+
+// TestAddAtMatchesAdd adds the same contributions through Add and through
+// AddAt: the cells must be the same.
+func TestAddAtMatchesAdd(t *testing.T) {
+	var adds []Contribution
+	for k := int64(0); k < 300; k++ {
+		adds = append(adds, Contribution{Partition: autumn, PupilKey: k, PossibleSessions: 100 + k%60, AuthorisedAbsence: k % 7, UnauthorisedAbsence: k % 5, PersistentAbsentee: k%4 == 0})
+		if k%3 == 0 {
+			adds = append(adds, Contribution{Partition: autumnP, PupilKey: k, PossibleSessions: 100 + k%60, AuthorisedAbsence: k % 7})
+		} else if k%3 == 1 {
+			adds = append(adds, Contribution{Partition: empty, PupilKey: k, UnauthorisedAbsence: 3})
+		}
+	}
+	viaAdd, viaAddAt := exactAggregator(t), exactAggregator(t)
+	for _, c := range adds {
+		if err := viaAdd.Add(c); err != nil {
+			t.Fatal(err)
+		}
+		i, ok := viaAddAt.Index(c.Partition)
+		if !ok {
+			t.Fatalf("Index(%s) not found", c.Partition)
+		}
+		if err := viaAddAt.AddAt(i, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := viaAdd.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := viaAddAt.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("AddAt gave\n%v\nAdd gave\n%v", got, want)
+	}
+	if want[1].Pupils.Value != 300 {
+		t.Errorf("all-pupils cell counted %d pupils, want 300", want[1].Pupils.Value)
 	}
 }
 
@@ -197,7 +266,8 @@ func TestNoiseHasConfiguredSpread(t *testing.T) {
 }
 
 // BenchmarkAdd is the per-contribution cost of the DP layer's bounding checks
-// and dpagg accumulation: a trust's year is about 20,000 pupils x 12 cells.
+// and dpagg accumulation, through AddAt as the pipeline adds them: a trust's
+// year is about 20,000 pupils x 12 cells.
 func BenchmarkAdd(b *testing.B) {
 	var parts []Partition
 	for s := 0; s < 20; s++ {
@@ -208,8 +278,13 @@ func BenchmarkAdd(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var positions []int
+		for _, p := range parts {
+			i, _ := a.Index(p)
+			positions = append(positions, i)
+		}
 		for k := int64(0); k < 20000; k++ {
-			if err := a.Add(Contribution{Partition: parts[k%20], PupilKey: k, PossibleSessions: 140, AuthorisedAbsence: k % 9}); err != nil {
+			if err := a.AddAt(positions[k%20], Contribution{Partition: parts[k%20], PupilKey: k, PossibleSessions: 140, AuthorisedAbsence: k % 9}); err != nil {
 				b.Fatal(err)
 			}
 		}
