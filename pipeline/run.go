@@ -327,6 +327,18 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 	rows := res.Rows
+	// The warehouse holds all it will of this run but the run's last line:
+	// it is checkpointed while the release is written, which reads nothing
+	// from it, rather than at Close (a nightly run about 25 ms shorter). The
+	// run's line waits for the checkpoint.
+	checkpointed := make(chan struct{})
+	go func() {
+		defer close(checkpointed)
+		if _, err := w.DB.ExecContext(context.WithoutCancel(ctx), "CHECKPOINT"); err != nil {
+			log.Warn("could not checkpoint the warehouse before publishing; closing it will", "error", err.Error())
+		}
+	}()
+	defer func() { <-checkpointed }()
 
 	m := &publish.Manifest{
 		ReleaseID: releaseID, Kind: kind, CreatedAt: now().UTC(), CodeVersion: r.CodeVersion,
