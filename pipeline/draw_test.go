@@ -14,6 +14,7 @@ import (
 	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/pipeline/ingest"
 	"github.com/outcomes/outcomes/pipeline/warehouse"
+	"github.com/outcomes/outcomes/schemas"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
 )
 
@@ -51,6 +52,14 @@ func drawSetupOpen(t *testing.T) (*Runner, *warehouse.Warehouse, *sql.Conn) {
 	return r, w, conn
 }
 
+// drawWithSecond draws as a run does, with a second connection made ready
+// for it.
+func drawWithSecond(ctx context.Context, r *Runner, w *warehouse.Warehouse, conn *sql.Conn, epsilon float64, salt int64, scopes []string, log *slog.Logger) ([]schemas.AttendanceRow, []schemas.ImpactRow, error) {
+	second := r.prepareDrawConn(ctx, w)
+	defer second.release()
+	return r.draw(ctx, second, conn, epsilon, salt, scopes, log)
+}
+
 // closesWithin closes conn and the warehouse, failing the test if that takes
 // longer than a generous deadline (a warehouse left unable to checkpoint
 // never closes).
@@ -78,7 +87,7 @@ func TestDrawMatchesTheStagesInTurn(t *testing.T) {
 	eps := r.Config.ReleaseEpsilon(config.KindProvisional)
 	const salt = 4242
 	log := r.Logger
-	rows, impact, err := r.draw(ctx, w, conn, eps, salt, r.Config.Scopes(), log)
+	rows, impact, err := drawWithSecond(ctx, r, w, conn, eps, salt, r.Config.Scopes(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +120,7 @@ func TestDrawFailsWholeWhenTheImpactStageFails(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "UPDATE pupil_terms SET possible = possible + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"); err != nil {
 		t.Fatal(err)
 	}
-	rows, impact, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+	rows, impact, err := drawWithSecond(ctx, r, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
 	if err == nil || !strings.HasPrefix(err.Error(), "impact: ") || !strings.Contains(err.Error(), "their counts say") {
 		t.Fatalf("draw over a summary the impact stage refuses: %v, want the impact stage's error", err)
 	}
@@ -135,7 +144,7 @@ func TestDrawClosesAfterAnEarlyImpactFailure(t *testing.T) {
 		if _, err := conn.ExecContext(ctx, "ALTER TABLE pupils RENAME TO pupils_elsewhere"); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+		_, _, err := drawWithSecond(ctx, r, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
 		if err == nil || !strings.HasPrefix(err.Error(), "impact: ") {
 			t.Fatalf("try %d: draw without the pupils table: %v, want the impact stage's error", try, err)
 		}
@@ -150,7 +159,7 @@ func TestDrawClosesWhenCancelled(t *testing.T) {
 		r, w, conn := drawSetupOpen(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		timer := time.AfterFunc(after, cancel)
-		_, _, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+		_, _, err := drawWithSecond(ctx, r, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
 		timer.Stop()
 		cancel()
 		if err != nil && !strings.Contains(err.Error(), "context canceled") {
@@ -168,7 +177,7 @@ func TestDrawReportsBothFailures(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "ALTER TABLE pupil_terms RENAME TO pupil_terms_elsewhere"); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := r.draw(ctx, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
+	_, _, err := drawWithSecond(ctx, r, w, conn, r.Config.ReleaseEpsilon(config.KindProvisional), 4242, r.Config.Scopes(), r.Logger)
 	if err == nil || !strings.HasPrefix(err.Error(), "impact: ") || !strings.Contains(err.Error(), "aggregate: ") {
 		t.Errorf("draw with both halves failing: %v; want both errors, the impact stage's first", err)
 	}

@@ -217,6 +217,14 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		return nil, err
 	}
 
+	// The draw's second connection is made ready while the load runs: its
+	// set-up then costs the draw nothing.
+	var second *drawConn
+	if c.ImpactEnabled() {
+		second = r.prepareDrawConn(ctx, w)
+		defer second.release()
+	}
+
 	// Ingest, validate, pseudonymise.
 	stage := time.Now()
 	if err := ingest.DefinePartitions(ctx, conn, r.partitions()); err != nil {
@@ -323,7 +331,7 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	}
 	// The same salt keeps the same programmes per pupil in the attendance
 	// cells and the impact table.
-	if res.Rows, res.Impact, err = r.draw(ctx, w, conn, epsilon, salt, scopes, log); err != nil {
+	if res.Rows, res.Impact, err = r.draw(ctx, second, conn, epsilon, salt, scopes, log); err != nil {
 		return nil, err
 	}
 	rows := res.Rows
@@ -387,15 +395,16 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 // draw draws the release's noisy tables from the committed warehouse: the
 // attendance cells and, when configured, the impact table. The two read the
 // same data and share only the salt, so the attendance cells are drawn on a
-// connection of their own (temp tables belong to one) while the impact
-// table is drawn on conn: on two cores, a nightly run's two stages then take
-// little more than the longer one.
-func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Conn, epsilon float64, salt int64, scopes []string, log *slog.Logger) ([]schemas.AttendanceRow, []schemas.ImpactRow, error) {
+// connection of their own, second (temp tables belong to one), while the
+// impact table is drawn on conn: on two cores, a nightly run's two stages
+// then take little more than the longer one. second is not used without
+// the impact table.
+func (r *Runner) draw(ctx context.Context, second *drawConn, conn *sql.Conn, epsilon float64, salt int64, scopes []string, log *slog.Logger) ([]schemas.AttendanceRow, []schemas.ImpactRow, error) {
 	if !r.Config.ImpactEnabled() {
 		rows, err := r.drawAttendance(ctx, conn, epsilon, salt, scopes, log)
 		return rows, nil, err
 	}
-	own, err := w.Conn(ctx)
+	own, err := second.take()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -405,9 +414,7 @@ func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Con
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if attendanceErr = ingest.DefinePartitions(ctx, own, r.partitions()); attendanceErr == nil {
-			rows, attendanceErr = r.drawAttendance(ctx, own, epsilon, salt, scopes, log)
-		}
+		rows, attendanceErr = r.drawAttendance(ctx, own, epsilon, salt, scopes, log)
 	}()
 	stage := time.Now()
 	impact, impactErr := r.runImpact(ctx, conn, epsilon, salt, r.Noise)
@@ -425,6 +432,50 @@ func (r *Runner) draw(ctx context.Context, w *warehouse.Warehouse, conn *sql.Con
 	}
 	log.Info("impact drawn", LogStage, "impact", LogEpsilon, r.Config.ImpactEpsilon(epsilon), LogRows, len(impact), LogElapsed, time.Since(stage).Round(time.Millisecond))
 	return rows, impact, nil
+}
+
+// drawConn is a second warehouse connection with the public lists defined,
+// made ready in the background by prepareDrawConn.
+type drawConn struct {
+	ready chan struct{}
+	conn  *sql.Conn
+	err   error
+	taken bool
+}
+
+// prepareDrawConn opens a second connection and defines the public lists on
+// it in the background. Its set-up is never interrupted (a few statements,
+// some 25 ms): DuckDB interrupted on one connection while another ran was
+// seen to leave the warehouse unable to checkpoint (see draw).
+func (r *Runner) prepareDrawConn(ctx context.Context, w *warehouse.Warehouse) *drawConn {
+	d := &drawConn{ready: make(chan struct{})}
+	go func() {
+		defer close(d.ready)
+		ctx := context.WithoutCancel(ctx)
+		if d.conn, d.err = w.Conn(ctx); d.err != nil {
+			return
+		}
+		if d.err = ingest.DefinePartitions(ctx, d.conn, r.partitions()); d.err != nil {
+			d.conn.Close()
+			d.conn = nil
+		}
+	}()
+	return d
+}
+
+// take waits for the connection; the caller closes it.
+func (d *drawConn) take() (*sql.Conn, error) {
+	<-d.ready
+	d.taken = true
+	return d.conn, d.err
+}
+
+// release waits for the connection and closes it unless it was taken.
+func (d *drawConn) release() {
+	<-d.ready
+	if !d.taken && d.conn != nil {
+		d.conn.Close()
+	}
 }
 
 // drawAttendance bounds each pupil's contributions (contributions.sql),
