@@ -141,6 +141,9 @@ func feedImpact(ctx context.Context, conn *sql.Conn, agg *privacy.ImpactAggregat
 			return fmt.Errorf("impact contributions: %w", err)
 		}
 		defer reader.Release()
+		// Each key's partition and position, found once: a trust's impact
+		// table has some tens of thousands of records in a few hundred cells.
+		targets := map[impactKey]impactTarget{}
 		for reader.Next() {
 			rec := reader.RecordBatch()
 			pupil, ok1 := rec.Column(0).(*array.Int64)
@@ -156,21 +159,50 @@ func feedImpact(ctx context.Context, conn *sql.Conn, agg *privacy.ImpactAggregat
 				return fmt.Errorf("impact contributions arrived with schema %s", rec.Schema())
 			}
 			for i := 0; i < int(rec.NumRows()); i++ {
-				prog, per, bc := int(programme.Value(i)), int(period.Value(i)), int(cell.Value(i))
-				if prog < 0 || prog >= len(c.Programmes) || per < 0 || per >= len(plan.periods) || bc < 0 || bc >= len(plan.layout.Cells) {
-					return fmt.Errorf("impact contribution with keys (%d, %d, %d) outside the configured lists", prog, per, bc)
-				}
-				ic := privacy.ImpactContribution{
-					ImpactPartition: privacy.ImpactPartition{Programme: c.Programmes[prog].ID, Period: plan.periods[per].ID,
+				key := impactKey{programme.Value(i), period.Value(i), cell.Value(i), participant.Value(i), stratum.Value(i)}
+				target, seen := targets[key]
+				if !seen {
+					prog, per, bc := int(key.programme), int(key.period), int(key.cell)
+					if prog < 0 || prog >= len(c.Programmes) || per < 0 || per >= len(plan.periods) || bc < 0 || bc >= len(plan.layout.Cells) {
+						return fmt.Errorf("impact contribution with keys (%d, %d, %d) outside the configured lists", prog, per, bc)
+					}
+					target.partition = privacy.ImpactPartition{Programme: c.Programmes[prog].ID, Period: plan.periods[per].ID,
 						Breakdown: plan.layout.Cells[bc].Key, Value: plan.layout.Cells[bc].Value,
-						Comparison: !participant.Value(i), Stratum: int(stratum.Value(i))},
+						Comparison: !key.participant, Stratum: int(key.stratum)}
+					var ok bool
+					if target.position, ok = agg.Index(target.partition); !ok {
+						target.position = -1
+					}
+					targets[key] = target
+				}
+				ic := privacy.ImpactContribution{ImpactPartition: target.partition,
 					PupilKey: pupil.Value(i), ChangeBP: change.Value(i), ChangeSq: changeSq.Value(i), PAChange: paChange.Value(i),
 				}
-				if err := agg.Add(ic); err != nil {
+				var err error
+				if target.position < 0 {
+					err = agg.Add(ic) // not public: Add says so
+				} else {
+					err = agg.AddAt(target.position, ic)
+				}
+				if err != nil {
 					return err
 				}
 			}
 		}
 		return reader.Err()
 	})
+}
+
+// impactKey is impact_contributions.sql's integer keys of a record's cell.
+type impactKey struct {
+	programme, period, cell int32
+	participant             bool
+	stratum                 int32
+}
+
+// impactTarget is the partition an impactKey names and its position in the
+// aggregator (-1 when it has none).
+type impactTarget struct {
+	partition privacy.ImpactPartition
+	position  int
 }

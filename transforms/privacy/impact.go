@@ -186,18 +186,19 @@ func weightsOnly(p ImpactPartition) bool { return !p.Comparison && p.Stratum != 
 // ImpactAggregator accumulates impact contributions for fixed public
 // partitions. Not safe for concurrent use.
 type ImpactAggregator struct {
-	opt        ImpactOptions
-	maxSq      int64
+	opt   ImpactOptions
+	maxSq int64
+	// partitions and cells in the same order, as given; index finds a
+	// partition's position, and allStrata, for a participants' stratum
+	// partition, the position of the partition over all strata that takes
+	// its sums (-1 for any other partition, or when it is not configured).
 	partitions []ImpactPartition
-	cells      map[ImpactPartition]*impactAggs
-	perPupil   map[int64]int64
-	seen       map[impactSeen]struct{}
-	taken      bool
-}
-
-type impactSeen struct {
-	pupil int64
-	p     ImpactPartition
+	cells      []*impactAggs
+	index      map[ImpactPartition]int
+	allStrata  []int
+	// reached is which partitions each pupil has contributed to.
+	reached reached
+	taken   bool
 }
 
 // ImpactMaxSq is the bound of ImpactContribution.ChangeSq for a change bound.
@@ -221,8 +222,8 @@ func NewImpact(partitions []ImpactPartition, opt ImpactOptions) (*ImpactAggregat
 	if opt.Noise == nil {
 		opt.Noise = noise.Laplace()
 	}
-	a := &ImpactAggregator{opt: opt, maxSq: ImpactMaxSq(opt.MaxChangeBP), cells: make(map[ImpactPartition]*impactAggs, len(partitions)),
-		perPupil: map[int64]int64{}, seen: map[impactSeen]struct{}{}}
+	a := &ImpactAggregator{opt: opt, maxSq: ImpactMaxSq(opt.MaxChangeBP), index: make(map[ImpactPartition]int, len(partitions)),
+		reached: newReached()}
 	count := func(m string) (*dpagg.Count, error) {
 		return dpagg.NewCount(&dpagg.CountOptions{Epsilon: opt.Epsilon[m], MaxPartitionsContributed: opt.MaxPartitions, Noise: opt.Noise})
 	}
@@ -231,7 +232,7 @@ func NewImpact(partitions []ImpactPartition, opt ImpactOptions) (*ImpactAggregat
 			Lower: lo, Upper: hi, Noise: opt.Noise})
 	}
 	for _, p := range partitions {
-		if _, dup := a.cells[p]; dup {
+		if _, dup := a.index[p]; dup {
 			return nil, fmt.Errorf("privacy: impact partition %s listed twice", p)
 		}
 		var c impactAggs
@@ -250,8 +251,20 @@ func NewImpact(partitions []ImpactPartition, opt ImpactOptions) (*ImpactAggregat
 		if err != nil {
 			return nil, fmt.Errorf("privacy: impact partition %s: %w", p, err)
 		}
-		a.cells[p] = &c
+		a.index[p] = len(a.partitions)
+		a.cells = append(a.cells, &c)
 		a.partitions = append(a.partitions, p)
+	}
+	for _, p := range a.partitions {
+		all := -1
+		if !p.Comparison && p.Stratum != AllStrata {
+			q := p
+			q.Stratum = AllStrata
+			if i, ok := a.index[q]; ok {
+				all = i
+			}
+		}
+		a.allStrata = append(a.allStrata, all)
 	}
 	return a, nil
 }
@@ -263,37 +276,66 @@ func (a *ImpactAggregator) Add(c ImpactContribution) error {
 	if a.taken {
 		return ErrResultsTaken
 	}
-	cell, ok := a.cells[c.ImpactPartition]
+	i, ok := a.index[c.ImpactPartition]
 	if !ok || c.Stratum == AllStrata {
 		return fmt.Errorf("privacy: impact contribution to partition %s, which is not in the configured partitions", c.ImpactPartition)
 	}
+	return a.add(i, c)
+}
+
+// Index returns the position of public partition p, for AddAt.
+func (a *ImpactAggregator) Index(p ImpactPartition) (int, bool) {
+	i, ok := a.index[p]
+	return i, ok
+}
+
+// AddAt is Add for a record whose partition is at position i (from Index),
+// which spares hashing the partition for every record. It refuses c when
+// its partition is not the one at i.
+func (a *ImpactAggregator) AddAt(i int, c ImpactContribution) error {
+	if a.taken {
+		return ErrResultsTaken
+	}
+	if i < 0 || i >= len(a.partitions) || a.partitions[i] != c.ImpactPartition {
+		return fmt.Errorf("privacy: impact contribution to partition %s added at position %d, which holds another", c.ImpactPartition, i)
+	}
+	if c.Stratum == AllStrata {
+		return fmt.Errorf("privacy: impact contribution to partition %s, which is not in the configured partitions", c.ImpactPartition)
+	}
+	return a.add(i, c)
+}
+
+func (a *ImpactAggregator) add(i int, c ImpactContribution) error {
 	// A participant's count for matching goes to its stratum and its sums
 	// to the participants' partition over all strata (one partition per
 	// measure), so a second record in another stratum is a second record
-	// there too: both keys are checked. Every check comes before any change,
-	// so a refused record leaves the aggregator as it was.
-	sums := cell
-	keys := []impactSeen{{c.PupilKey, c.ImpactPartition}}
+	// there too: both are checked. Every check comes before any change, so
+	// a refused record leaves the aggregator as it was.
+	cell, sums := a.cells[i], a.cells[i]
+	all := -1
 	if !c.Comparison {
-		all := c.ImpactPartition
-		all.Stratum = AllStrata
-		if sums, ok = a.cells[all]; !ok {
-			return fmt.Errorf("privacy: impact partition %s is not in the configured partitions", all)
+		if all = a.allStrata[i]; all < 0 {
+			q := c.ImpactPartition
+			q.Stratum = AllStrata
+			return fmt.Errorf("privacy: impact partition %s is not in the configured partitions", q)
 		}
-		keys = append(keys, impactSeen{c.PupilKey, all})
+		sums = a.cells[all]
 	}
-	for _, key := range keys {
-		if _, dup := a.seen[key]; dup {
-			return fmt.Errorf("privacy: a pupil contributed twice to impact partition %s", key.p)
-		}
+	pupil := a.reached.of(c.PupilKey)
+	if a.reached.has(pupil, i) {
+		return fmt.Errorf("privacy: a pupil contributed twice to impact partition %s", c.ImpactPartition)
 	}
-	if a.perPupil[c.PupilKey] >= a.opt.MaxPartitions {
+	if all >= 0 && a.reached.has(pupil, all) {
+		return fmt.Errorf("privacy: a pupil contributed twice to impact partition %s", a.partitions[all])
+	}
+	if int64(pupil.n) >= a.opt.MaxPartitions {
 		return fmt.Errorf("privacy: a pupil contributed to more than %d impact partitions; bound contributions before aggregating", a.opt.MaxPartitions)
 	}
-	for _, key := range keys {
-		a.seen[key] = struct{}{}
+	a.reached.reach(pupil, i)
+	if all >= 0 {
+		a.reached.reach(pupil, all)
 	}
-	a.perPupil[c.PupilKey]++
+	pupil.n++
 	if !c.Comparison {
 		if err := cell.weights.Increment(); err != nil {
 			return err
@@ -325,8 +367,8 @@ func (a *ImpactAggregator) Results() ([]ImpactCell, error) {
 	}
 	a.taken = true
 	out := make([]ImpactCell, 0, len(a.partitions))
-	for _, p := range a.partitions {
-		c := a.cells[p]
+	for i, p := range a.partitions {
+		c := a.cells[i]
 		cell := ImpactCell{ImpactPartition: p}
 		var err error
 		if weightsOnly(p) {

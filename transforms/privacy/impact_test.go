@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -77,42 +78,56 @@ func TestImpactAggregatorBoundsEachPupil(t *testing.T) {
 			{ImpactPartition: comp, PupilKey: 1}, {ImpactPartition: part, PupilKey: 1},
 		}, "more than 1 impact partitions", nil},
 	}
+	// Each case goes through Add and through AddAt (as the pipeline adds),
+	// which refuses a partition Index does not know as held by another.
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, err := NewImpact(impactPartitions(), ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range tt.adds {
-				if err = a.Add(c); err != nil {
-					break
+		for _, at := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/AddAt=%v", tt.name, at), func(t *testing.T) {
+				a, err := NewImpact(impactPartitions(), ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				wantErr := tt.wantErr
+				for _, c := range tt.adds {
+					if at {
+						i, ok := a.Index(c.ImpactPartition)
+						if !ok {
+							wantErr = "holds another"
+						}
+						err = a.AddAt(i, c)
+					} else {
+						err = a.Add(c)
+					}
+					if err != nil {
+						break
+					}
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := a.Results()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res) != len(impactPartitions()) {
-				t.Errorf("%d cells, want one per public partition (%d), reached or not", len(res), len(impactPartitions()))
-			}
-			cells := map[ImpactPartition]ImpactCell{}
-			for _, c := range res {
-				cells[c.ImpactPartition] = c
-			}
-			tt.check(t, cells)
-			if _, err := a.Results(); err != ErrResultsTaken {
-				t.Errorf("second Results: %v, want ErrResultsTaken", err)
-			}
-		})
+				if wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), wantErr) {
+						t.Fatalf("err = %v, want one containing %q", err, wantErr)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := a.Results()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res) != len(impactPartitions()) {
+					t.Errorf("%d cells, want one per public partition (%d), reached or not", len(res), len(impactPartitions()))
+				}
+				cells := map[ImpactPartition]ImpactCell{}
+				for _, c := range res {
+					cells[c.ImpactPartition] = c
+				}
+				tt.check(t, cells)
+				if _, err := a.Results(); err != ErrResultsTaken {
+					t.Errorf("second Results: %v, want ErrResultsTaken", err)
+				}
+			})
+		}
 	}
 }
 
@@ -189,6 +204,52 @@ func TestImpactAggregatorRefusalChangesNothing(t *testing.T) {
 	for _, c := range res {
 		if c.MatchWeight.Value != 0 {
 			t.Errorf("%s: match weight %d after a refused record, want 0", c.ImpactPartition, c.MatchWeight.Value)
+		}
+	}
+}
+
+// TestImpactAddAtRefusesAnotherPosition: a record added at the position of
+// a partition other than its own is refused, and changes nothing.
+func TestImpactAddAtRefusesAnotherPosition(t *testing.T) {
+	a, err := NewImpact(impactPartitions(), ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000, Noise: privacytest.NoNoise()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Comparison: true, Stratum: 1}
+	other := comp
+	other.Stratum = 0
+	i, ok := a.Index(other)
+	if !ok {
+		t.Fatal("Index: a configured partition not found")
+	}
+	for _, position := range []int{i, -1, len(impactPartitions())} {
+		if err := a.AddAt(position, ImpactContribution{ImpactPartition: comp, PupilKey: 1}); err == nil || !strings.Contains(err.Error(), "holds another") {
+			t.Errorf("AddAt(%d) of another partition's record: %v, want a refusal", position, err)
+		}
+	}
+	// The refusals reached nothing: the pupil may still contribute once.
+	j, _ := a.Index(comp)
+	if err := a.AddAt(j, ImpactContribution{ImpactPartition: comp, PupilKey: 1}); err != nil {
+		t.Errorf("the pupil's one record after the refusals: %v", err)
+	}
+}
+
+// BenchmarkImpactAdd is the per-record cost of the impact table's bounding
+// checks and sums, through AddAt as the pipeline adds them: 20,000 pupils,
+// a fifth of them participants, in two strata.
+func BenchmarkImpactAdd(b *testing.B) {
+	parts := impactPartitions()
+	for b.Loop() {
+		a, err := NewImpact(parts, ImpactOptions{Epsilon: impactEpsilons(), MaxPartitions: 1, MaxChangeBP: 3000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := int64(0); k < 20000; k++ {
+			p := ImpactPartition{Programme: "mhst", Period: "ay-202425", Breakdown: "total", Value: "Total", Comparison: k%5 != 0, Stratum: int(k % 2)}
+			i, _ := a.Index(p)
+			if err := a.AddAt(i, ImpactContribution{ImpactPartition: p, PupilKey: k, ChangeBP: k%600 - 300, ChangeSq: 9, PAChange: k%3 - 1}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

@@ -123,26 +123,9 @@ type Aggregator struct {
 	partitions []Partition
 	cells      []*cellAggregators
 	index      map[Partition]int
-	// What each pupil has contributed to, for the bounding checks: pupils
-	// gives the pupil's entry in contributed, whose cells are a list through
-	// links. One integer map lookup per contribution: a map of pupils per
-	// partition, and another of counts per pupil, took three.
-	pupils      map[int64]int32
-	contributed []pupilCells
-	links       []cellLink
-	taken       bool
-}
-
-// pupilCells is one pupil's contributions so far: how many, and the latest
-// (an index in links, -1 for none).
-type pupilCells struct {
-	n, last int32
-}
-
-// cellLink is one contribution of a pupil: the partition's position, and
-// the pupil's previous contribution (-1 for none).
-type cellLink struct {
-	cell, prev int32
+	// reached is which partitions each pupil has contributed to.
+	reached reached
+	taken   bool
 }
 
 // New makes one dpagg aggregator per measure for every partition given,
@@ -169,7 +152,7 @@ func New(partitions []Partition, opt Options) (*Aggregator, error) {
 		opt:        opt,
 		partitions: append([]Partition(nil), partitions...),
 		index:      make(map[Partition]int, len(partitions)),
-		pupils:     map[int64]int32{},
+		reached:    newReached(),
 	}
 	sort.Slice(a.partitions, func(i, j int) bool { return less(a.partitions[i], a.partitions[j]) })
 	for i, p := range a.partitions {
@@ -264,23 +247,14 @@ func (a *Aggregator) AddAt(i int, c Contribution) error {
 }
 
 func (a *Aggregator) add(i int, c Contribution) error {
-	slot, seen := a.pupils[c.PupilKey]
-	if !seen {
-		slot = int32(len(a.contributed))
-		a.pupils[c.PupilKey] = slot
-		a.contributed = append(a.contributed, pupilCells{last: -1})
-	}
-	pupil := &a.contributed[slot]
-	for l := pupil.last; l >= 0; l = a.links[l].prev {
-		if a.links[l].cell == int32(i) {
-			return fmt.Errorf("privacy: a pupil contributed twice to partition %s; contributions must be pre-aggregated per pupil", c.Partition)
-		}
+	pupil := a.reached.of(c.PupilKey)
+	if a.reached.has(pupil, i) {
+		return fmt.Errorf("privacy: a pupil contributed twice to partition %s; contributions must be pre-aggregated per pupil", c.Partition)
 	}
 	if int64(pupil.n) >= a.opt.MaxPartitions {
 		return fmt.Errorf("privacy: a pupil contributed to more than %d partitions; bound contributions before aggregating", a.opt.MaxPartitions)
 	}
-	a.links = append(a.links, cellLink{cell: int32(i), prev: pupil.last})
-	pupil.last = int32(len(a.links) - 1)
+	a.reached.reach(pupil, i)
 	pupil.n++
 
 	cell := a.cells[i]
