@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -267,24 +268,47 @@ func TestNoiseHasConfiguredSpread(t *testing.T) {
 
 // BenchmarkAdd is the per-contribution cost of the DP layer's bounding checks
 // and dpagg accumulation, through AddAt as the pipeline adds them: a trust's
-// year is about 20,000 pupils x 12 cells.
+// year, 20,000 pupils each in 12 cells (the trust and their school, 3 terms,
+// all pupils and a programme), in no particular order, as a hash
+// aggregate hands them over.
 func BenchmarkAdd(b *testing.B) {
 	var parts []Partition
-	for s := 0; s < 20; s++ {
-		parts = append(parts, Partition{School: fmt.Sprint(900000 + s), Term: "202425-autumn", Programme: TotalProgramme})
+	for _, school := range []string{AllSchools, "900001", "900002", "900003", "900004"} {
+		for _, term := range []string{"202425-autumn", "202425-spring", "202425-summer"} {
+			for _, programme := range []string{TotalProgramme, "mhst"} {
+				parts = append(parts, Partition{School: school, Term: term, Programme: programme})
+			}
+		}
 	}
+	bounds := map[string]int64{"202425-autumn": 140, "202425-spring": 120, "202425-summer": 120}
+	type add struct {
+		part  int
+		pupil int64
+	}
+	var adds []add
+	for k := int64(0); k < 20000; k++ {
+		school := 1 + int(k%4)
+		for _, level := range []int{0, school} {
+			for term := range 3 {
+				for programme := range 2 {
+					adds = append(adds, add{level*6 + term*2 + programme, k})
+				}
+			}
+		}
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(adds), func(i, j int) { adds[i], adds[j] = adds[j], adds[i] })
+	b.ResetTimer()
 	for b.Loop() {
-		a, err := New(parts, Options{Epsilon: equalEpsilon(1), MaxPartitions: 1, MaxSessions: sessions})
+		a, err := New(parts, Options{Epsilon: equalEpsilon(1), MaxPartitions: 12, MaxSessions: bounds})
 		if err != nil {
 			b.Fatal(err)
 		}
-		var positions []int
-		for _, p := range parts {
-			i, _ := a.Index(p)
-			positions = append(positions, i)
+		positions := make([]int, len(parts))
+		for i, p := range parts {
+			positions[i], _ = a.Index(p)
 		}
-		for k := int64(0); k < 20000; k++ {
-			if err := a.AddAt(positions[k%20], Contribution{Partition: parts[k%20], PupilKey: k, PossibleSessions: 140, AuthorisedAbsence: k % 9}); err != nil {
+		for _, c := range adds {
+			if err := a.AddAt(positions[c.part], Contribution{Partition: parts[c.part], PupilKey: c.pupil, PossibleSessions: 110, AuthorisedAbsence: c.pupil % 9}); err != nil {
 				b.Fatal(err)
 			}
 		}
