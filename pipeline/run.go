@@ -409,21 +409,24 @@ func (r *Runner) draw(ctx context.Context, second *drawConn, conn *sql.Conn, eps
 		return nil, nil, err
 	}
 	defer own.Close()
-	// DuckDB's threads count the thread that runs a query. With a query on
-	// each connection, the pool keeps one fewer, so that as many threads
-	// work as configured: on two cores, three took a nightly run's draw
-	// some 30-50 ms longer than two.
-	if threads := r.Config.DuckDB.Threads; threads > 1 {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads-1)); err != nil {
-			return nil, nil, fmt.Errorf("share DuckDB's threads between the two halves of the draw: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
-	}
 	var rows []schemas.AttendanceRow
 	var attendanceErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// DuckDB's threads count the thread that runs a query. While a query
+		// runs on each connection the pool keeps one fewer, so that as many
+		// threads work as configured: on two cores, three took a nightly
+		// run's draw some 30-50 ms longer than two. Resizing the pool takes
+		// about 9 ms each way, so this half does it, alongside the impact
+		// table's queries, and gives the thread back when it is done.
+		if threads := r.Config.DuckDB.Threads; threads > 1 {
+			if _, attendanceErr = own.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads-1)); attendanceErr != nil {
+				attendanceErr = fmt.Errorf("share DuckDB's threads between the two halves of the draw: %w", attendanceErr)
+				return
+			}
+			defer own.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("SET threads = %d", threads))
+		}
 		rows, attendanceErr = r.drawAttendance(ctx, own, epsilon, salt, scopes, log)
 	}()
 	stage := time.Now()
