@@ -107,12 +107,27 @@ func OpenLedger(ctx context.Context, c *config.Config) (*sql.DB, error) {
 
 // OpenWarehouse opens the state folder's warehouse with the configured limits.
 func OpenWarehouse(ctx context.Context, c *config.Config) (*warehouse.Warehouse, error) {
+	return openWarehouse(ctx, c, c.DuckDB.Threads)
+}
+
+// parallelInputBytes is how much input a run reads before it gives DuckDB
+// the configured threads; below it, the run keeps to one. On the benchmark
+// machine (2 cores), a trust's nightly run (one day's file, 1.5 MB) took a
+// median 955 ms on one thread against 1,125 ms on two, and a full load (289
+// MB) 10.1 s against 7.6 s. A small run's queries each handle a few
+// thousand rows, and a second thread costs more than it brings: another set
+// of every operator's buffers, first touched (each page fault there costs
+// about 11 us) and then shared. The draw's two halves still run at once, on
+// two connections.
+const parallelInputBytes = 64 << 20
+
+func openWarehouse(ctx context.Context, c *config.Config, threads int) (*warehouse.Warehouse, error) {
 	stateDir := c.Path(c.Run.StateDir)
 	if err := os.MkdirAll(filepath.Join(stateDir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state folder: %w", err)
 	}
 	return warehouse.Open(ctx, filepath.Join(stateDir, "warehouse.duckdb"), warehouse.Options{
-		MemoryLimit: c.DuckDB.MemoryLimit, Threads: c.DuckDB.Threads, TempDir: filepath.Join(stateDir, "tmp"),
+		MemoryLimit: c.DuckDB.MemoryLimit, Threads: threads, TempDir: filepath.Join(stateDir, "tmp"),
 	})
 }
 
@@ -169,7 +184,9 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		db, err := OpenLedger(ctx, c)
 		ledgerOpened <- opened{db, err}
 	}()
-	w, err := OpenWarehouse(ctx, c)
+	// The run starts on one DuckDB thread; it takes the configured threads
+	// once it has much to read (parallelInputBytes).
+	w, err := openWarehouse(ctx, c, 1)
 	l := <-ledgerOpened
 	// They close at once too: each checkpoints what the run wrote.
 	defer func() {
@@ -240,7 +257,8 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		}
 	}()
 	loaded, err := ingest.LoadWithOptions(ctx, conn, r.inputFiles(), tok, filepath.Join(runDir, "quarantine"),
-		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok), AttendanceContext: r.attendanceContext()})
+		ingest.Options{Logger: log, Progress: r.Progress, RosterContext: r.rosterContext(tok), AttendanceContext: r.attendanceContext(),
+			BeforeRead: r.threadsFor(conn)})
 	if err != nil {
 		return nil, err
 	}
@@ -392,6 +410,23 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	return res, nil
 }
 
+// threadsFor gives DuckDB the configured threads once a load's input
+// passes parallelInputBytes (ingest.Options.BeforeRead). The setting is
+// the database's, so the draw's second connection has it too.
+func (r *Runner) threadsFor(conn *sql.Conn) func(context.Context, int64) error {
+	raised := false
+	return func(ctx context.Context, bytes int64) error {
+		if raised || bytes < parallelInputBytes || r.Config.DuckDB.Threads <= 1 {
+			return nil
+		}
+		raised = true
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET threads = %d", r.Config.DuckDB.Threads)); err != nil {
+			return fmt.Errorf("give DuckDB %d threads for %d MB of input: %w", r.Config.DuckDB.Threads, bytes>>20, err)
+		}
+		return nil
+	}
+}
+
 // draw draws the release's noisy tables from the committed warehouse: the
 // attendance cells and, when configured, the impact table. The two read the
 // same data and share only the salt, so the attendance cells are drawn on a
@@ -416,11 +451,12 @@ func (r *Runner) draw(ctx context.Context, second *drawConn, conn *sql.Conn, eps
 		defer close(done)
 		// DuckDB's threads count the thread that runs a query. While a query
 		// runs on each connection the pool keeps one fewer, so that as many
-		// threads work as configured: on two cores, three took a nightly
-		// run's draw some 30-50 ms longer than two. Resizing the pool takes
-		// about 9 ms each way, so this half does it, alongside the impact
-		// table's queries, and gives the thread back when it is done.
-		if threads := r.Config.DuckDB.Threads; threads > 1 {
+		// threads work as the run has (configured, after a large load): on
+		// two cores, three took the draw some 30-50 ms longer than two.
+		// Resizing the pool takes about 9 ms each way, so this half does it,
+		// alongside the impact table's queries, and gives the thread back
+		// when it is done. A small run is on one thread already.
+		if threads := currentThreads(ctx, own); threads > 1 {
 			if _, attendanceErr = own.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads-1)); attendanceErr != nil {
 				attendanceErr = fmt.Errorf("share DuckDB's threads between the two halves of the draw: %w", attendanceErr)
 				return
@@ -454,6 +490,17 @@ type drawConn struct {
 	conn  *sql.Conn
 	err   error
 	taken bool
+}
+
+// currentThreads is DuckDB's thread count now: the configured count after a
+// large load, one after a small one (parallelInputBytes). 1 if it cannot
+// be read: the draw then leaves the pool as it is.
+func currentThreads(ctx context.Context, conn *sql.Conn) int {
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT current_setting('threads')::INTEGER").Scan(&n); err != nil {
+		return 1
+	}
+	return n
 }
 
 // prepareDrawConn opens a second connection and defines the public lists on

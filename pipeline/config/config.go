@@ -329,7 +329,9 @@ type DuckDB struct {
 	// (97.5 million marks) peaks at 2.81 GiB, no slower than at 4GB
 	// (BENCHMARKS.md).
 	MemoryLimit string `toml:"memory_limit"`
-	Threads     int    `toml:"threads"` // Defaults to 2.
+	// Threads defaults to 2. A run that reads less than 64 MB of input (a
+	// nightly file) uses one: pipeline.parallelInputBytes says why.
+	Threads int `toml:"threads"`
 }
 
 // Error is a configuration problem tied to one key.

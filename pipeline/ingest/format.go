@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -28,6 +29,10 @@ type Options struct {
 	// against besides the roster: the schools, terms and code. An unchanged
 	// attendance file read in another context is read again.
 	AttendanceContext string
+	// BeforeRead, when set, is called before each file Load reads, with
+	// the bytes of every file this load has read so far and this one. A
+	// caller sizes DuckDB's work by it: a nightly run reads one day's file.
+	BeforeRead func(ctx context.Context, bytes int64) error
 
 	tempDir string // the run's private temp folder: DuckDB's spill folder
 }

@@ -364,6 +364,7 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 		return nil, err
 	}
 	res.RosterKept, res.rosterContext = kept, opt.RosterContext
+	var readBytes int64 // what this load reads: BeforeRead
 	for i, f := range files {
 		key := string(f.Source) + "\x00" + f.Path
 		configured[key] = true
@@ -418,6 +419,11 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 			id = topID
 		} else if f.Source == schemas.SourceAttendance {
 			if err := replace(id); err != nil {
+				return nil, err
+			}
+		}
+		if readBytes += st.size; opt.BeforeRead != nil {
+			if err := opt.BeforeRead(ctx, readBytes); err != nil {
 				return nil, err
 			}
 		}

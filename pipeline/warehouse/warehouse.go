@@ -38,7 +38,6 @@ type Warehouse struct {
 func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 	settings := []string{
 		fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opt.MemoryLimit, "'", "")),
-		fmt.Sprintf("SET threads = %d", max(1, opt.Threads)),
 		// Staging tables are read back in file order to give each row its line.
 		"SET preserve_insertion_order = true",
 		// Everything is built in; nothing may be fetched at run time.
@@ -64,6 +63,13 @@ func Open(ctx context.Context, path string, opt Options) (*Warehouse, error) {
 	}
 	db := sql.OpenDB(connector)
 	w := &Warehouse{DB: db, connector: connector, path: path}
+	// Threads are the database's, set once here rather than by each new
+	// connection's init: a connection opened later must not reset a count
+	// a run has changed since (pipeline.parallelInputBytes).
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", max(1, opt.Threads))); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("set DuckDB's threads for %s: %w", path, err)
+	}
 	if _, err := db.ExecContext(ctx, queries.Get("warehouse_schema")); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("apply warehouse schema to %s: %w", path, err)
