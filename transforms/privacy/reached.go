@@ -40,7 +40,7 @@ func (r *reached) of(pupil int64) *pupilReach {
 		r.arena = r.arena[:start+reachHint]
 		slot = int32(len(r.pupils))
 		r.slots[pupil] = slot
-		r.pupils = append(r.pupils, pupilReach{positions: r.arena[start:start:start+reachHint]})
+		r.pupils = append(r.pupils, pupilReach{positions: r.arena[start : start : start+reachHint]})
 	}
 	return &r.pupils[slot]
 }
