@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -408,5 +409,50 @@ func TestLinkageTokensOnlyForLinkedUPNs(t *testing.T) {
 		if tokens != 1 || links != tc.linkTokens {
 			t.Errorf("UPN %s: %d tokens, %d linkage tokens; want 1 and %d", map[int]string{1: "on the roster", 0: "only in attendance"}[tc.linkTokens], tokens, links, tc.linkTokens)
 		}
+	}
+}
+
+// TestBeforeReadCountsWhatIsRead: BeforeRead hears of each file a load
+// reads, with the bytes read so far including it, and never of an unchanged
+// attendance file the warehouse already holds (a nightly run's size is its
+// new file's).
+func TestBeforeReadCountsWhatIsRead(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	a := schemas.MakeUPN(373, 1)
+	header := "school_urn,upn,session_date,session,mark\n"
+	roster := write(t, dir, "roster.csv", fmt.Sprintf("school_urn,upn,year_group\n900001,%s,3\n", a))
+	first := write(t, dir, "first.csv", header+fmt.Sprintf("900001,%s,2024-09-02,AM,/\n900001,%s,2024-09-02,PM,/\n", a, a))
+	second := write(t, dir, "second.csv", header+fmt.Sprintf("900001,%s,2024-09-03,AM,/\n", a))
+	size := func(p string) int64 {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	load := func(files []File) []int64 {
+		t.Helper()
+		var heard []int64
+		opt := Options{BeforeRead: func(_ context.Context, n int64) error { heard = append(heard, n); return nil }}
+		res, err := LoadWithOptions(ctx, conn, files, tok, filepath.Join(dir, "q"), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Commit(ctx, conn, res, "run"); err != nil {
+			t.Fatal(err)
+		}
+		DropStaging(conn)
+		return heard
+	}
+	files := []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: first}}
+	if got, want := load(files), []int64{size(roster), size(roster) + size(first)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("first load: BeforeRead heard %v, want %v", got, want)
+	}
+	// The next night: first.csv is unchanged and not read; the roster is read
+	// again (no RosterContext), and second.csv is new.
+	files = append(files, File{Source: schemas.SourceAttendance, Path: second})
+	if got, want := load(files), []int64{size(roster), size(roster) + size(second)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("second load: BeforeRead heard %v, want %v", got, want)
 	}
 }
