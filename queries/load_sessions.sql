@@ -2,5 +2,4 @@
 -- with the attendance file it came from so a changed file can replace its rows.
 INSERT INTO sessions
 SELECT file_id, pupil_key, school_urn, session_date, session, mark, category
-FROM checked_attendance
-WHERE outcome = 'loaded'::row_outcome;
+FROM loaded_attendance;

@@ -15,22 +15,22 @@ SELECT f.file, q.line,
        shown(written_mark, written_mark IN (SELECT code FROM cfg_codes)) AS mark
 FROM (
     -- School, session and mark as written (trimmed) for a row that failed a
-    -- check, from its codes' raw values; a conflicting mark passed the checks,
-    -- so its typed values are what was written (the URN stored as a number,
-    -- six digits).
-    SELECT c.*,
-           CASE WHEN c.school_code IS NOT NULL THEN nullif(trim(ds.raw), '') ELSE lpad(c.school_urn::VARCHAR, 6, '0') END AS written_school,
-           CASE WHEN c.session_code IS NOT NULL THEN nullif(upper(trim(dse.raw)), '') ELSE c.session::VARCHAR END AS written_session,
-           CASE WHEN c.mark_code IS NOT NULL THEN nullif(trim(dm.raw), '') ELSE c.mark::VARCHAR END AS written_mark
+    -- check, from its session mark's codes' raw values; a conflicting mark
+    -- passed the checks, so its typed values are what was written (the URN
+    -- stored as a number, six digits).
+    SELECT c.file_id, c.line, c.failed, m.session_date,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(ds.raw), '') ELSE lpad(m.school_urn::VARCHAR, 6, '0') END AS written_school,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(upper(trim(dse.raw)), '') ELSE m.session::VARCHAR END AS written_session,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(dm.raw), '') ELSE m.mark::VARCHAR END AS written_mark
     FROM checked_attendance c
-    LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = c.school_code
-    LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = c.session_code
-    LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = c.mark_code
+    JOIN checked_session_marks m ON m.file_id = c.file_id AND m.id = c.session_mark
+    LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = m.school_code
+    LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = m.session_code
+    LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = m.mark_code
     WHERE c.outcome = 'quarantined'::row_outcome
 ) q
 JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)
-WHERE q.outcome = 'quarantined'::row_outcome
 UNION ALL
 SELECT m.file, m.line, m.column_name, 'malformed_row', r.message || ' (' || lower(m.error_type) || ')',
        NULL, NULL, NULL, NULL

@@ -1,8 +1,8 @@
--- Repeated sessions among the marks validate_attendance.sql loaded: when the
--- same pupil, date and session has more than one mark, the best-mark rule
--- keeps one: present > approved educational activity > authorised >
--- unauthorised > not possible > pending, then the earliest file (by name) and
--- line. Each other mark becomes a duplicate when it is the kept mark,
+-- Repeated sessions among the marks validate_attendance.sql loaded
+-- (loaded_attendance): when the same pupil, date and session has more than
+-- one mark, the best-mark rule keeps one: present > approved educational
+-- activity > authorised > unauthorised > not possible > pending, then the
+-- earliest file (by name) and line. Each other mark becomes a duplicate when it is the kept mark,
 -- otherwise it is quarantined as conflicting_mark. Against marks already
 -- loaded from other attendance files (sessions, less replaced_files) the
 -- loaded mark stands: an identical mark is a duplicate, a different one
@@ -21,10 +21,9 @@ SET outcome = CASE WHEN r.mark = r.kept_mark THEN 'duplicate' ELSE 'quarantined'
     failed = CASE WHEN r.mark <> r.kept_mark THEN 'conflicting_mark' END
 FROM (
     WITH loaded AS NOT MATERIALIZED (
-        SELECT rowid AS rid, file_id, line, pupil_key, session_date, session, mark,
+        SELECT row_id AS rid, file_id, line, pupil_key, session_date, session, mark,
                CASE WHEN session = 'PM'::session_half THEN 1 ELSE 0 END AS pm
-        FROM checked_attendance
-        WHERE outcome = 'loaded'::row_outcome
+        FROM loaded_attendance
     ),
     repeating_pupils AS (
         SELECT DISTINCT pupil_key

@@ -9,6 +9,7 @@ DROP VIEW IF EXISTS upn_tokens_arrow;
 DROP VIEW IF EXISTS nhs_tokens_arrow;
 DROP VIEW IF EXISTS demo_tokens_arrow;
 DROP VIEW IF EXISTS attendance_codes_arrow;
+DROP VIEW IF EXISTS attendance_session_marks_arrow;
 DROP VIEW IF EXISTS attendance_dict_arrow;
 CREATE TABLE IF NOT EXISTS key_info (
     fingerprint VARCHAR NOT NULL,   -- which key made the tokens below

@@ -24,27 +24,70 @@ import (
 )
 
 // AttendanceCodeTables creates the tables attendance rows reach
-// validate_attendance.sql in, as dictionary codes: for
-// each file, attendance_codes holds one row per record (its line and one
-// code per column) and attendance_dict each column's distinct raw values.
-// Code 0 is an empty field; every code has a row in attendance_dict, code 0
-// with raw NULL.
+// validate_attendance.sql in, as dictionary codes. For each file:
+//   - attendance_dict holds each column's distinct raw values, numbered;
+//     code 0 is an empty field, with raw NULL;
+//   - attendance_session_marks numbers each distinct session mark: what a
+//     school recorded for a session without the pupil (the codes of its
+//     school, date, session and mark);
+//   - attendance_codes holds one row per record: its line, the code of its
+//     UPN and the number of its session mark.
+//
+// Why a session mark rather than a code per column: a file has millions of
+// records but only thousands of session marks (20 schools x 195 days x 2
+// sessions x a dozen marks), and every column DuckDB stores costs memory per
+// record (a 256 KB validity block per column for every 122,880 rows, besides
+// the values), which on some machines costs more time to touch than the
+// validation does: four columns of four bytes become one.
 //
 // A regular CSV file (see csvcodes) is coded in Go while it is read, so no
 // text is written per record; any other file (irregular CSV, the wide layout,
 // Parquet) is staged as text by DuckDB and coded by code_attendance.sql.
 const AttendanceCodeTables = `
-CREATE OR REPLACE TEMP TABLE attendance_codes (file_id INTEGER, line BIGINT, school_urn INTEGER, upn INTEGER, session_date INTEGER, session INTEGER, mark INTEGER);
+CREATE OR REPLACE TEMP TABLE attendance_codes (file_id INTEGER, line BIGINT, upn INTEGER, session_mark INTEGER);
+CREATE OR REPLACE TEMP TABLE attendance_session_marks (file_id INTEGER, id INTEGER, school_urn INTEGER, session_date INTEGER, session INTEGER, mark INTEGER);
 CREATE OR REPLACE TEMP TABLE attendance_dict (file_id INTEGER, col VARCHAR, id INTEGER, raw VARCHAR);`
 
-// codedColumns are attendance_codes' coded columns, in order: the
-// attendance contract's columns.
+// codedColumns are the attendance contract's columns, in order: the columns
+// an Encoder codes.
 func codedColumns() []string {
 	var cols []string
 	for _, c := range stagedColumns(schemas.SourceAttendance) {
 		cols = append(cols, c.Name)
 	}
 	return cols
+}
+
+// sessionMarkColumns are the columns a session mark combines, in
+// attendance_session_marks' order; the other coded column is the UPN.
+var sessionMarkColumns = [4]string{"school_urn", "session_date", "session", "mark"}
+
+// sessionMarks numbers the distinct session marks of one part of a file.
+// Numbers start after first, the part's first code (csvcodes.NewPart), so
+// that parts' numbers never collide.
+type sessionMarks struct {
+	first int32
+	ids   map[[4]int32]int32
+	marks [][4]int32 // marks[i] is numbered first + 1 + i
+}
+
+func newSessionMarks(first int32) *sessionMarks {
+	return &sessionMarks{first: first, ids: map[[4]int32]int32{}}
+}
+
+// number returns the number of the session mark with these codes, or -1
+// when the part has as many as it may number.
+func (s *sessionMarks) number(codes [4]int32) int32 {
+	if id, ok := s.ids[codes]; ok {
+		return id
+	}
+	if len(s.marks) >= csvcodes.PartCodes-1 {
+		return -1
+	}
+	s.marks = append(s.marks, codes)
+	id := s.first + int32(len(s.marks))
+	s.ids[codes] = id
+	return id
 }
 
 // batchRows is the records per Arrow batch: DuckDB's row group size.
@@ -65,11 +108,11 @@ func codeRegularCSV(ctx context.Context, conn *sql.Conn, path string, nFields in
 		return false, "", err
 	}
 	cols := codedColumns()
-	fieldsOut := []arrow.Field{{Name: "line", Type: arrow.PrimitiveTypes.Int64}}
-	for _, c := range cols {
-		fieldsOut = append(fieldsOut, arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Int32})
+	layout, err := newRecordLayout(cols)
+	if err != nil {
+		return false, "", err
 	}
-	stream := newCodeStream(ctx, encoders, arrow.NewSchema(fieldsOut, nil), len(cols))
+	stream := newCodeStream(ctx, encoders, layout)
 	defer stream.Release()
 	err = warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
 		const view = "attendance_codes_arrow"
@@ -87,7 +130,72 @@ func codeRegularCSV(ctx context.Context, conn *sql.Conn, path string, nFields in
 	if err != nil {
 		return false, "", fmt.Errorf("read %s: %w", path, err)
 	}
+	if err := insertSessionMarks(ctx, conn, fileID, stream.marks); err != nil {
+		return false, "", err
+	}
 	return true, "", insertDictionary(ctx, conn, fileID, cols, encoders)
+}
+
+// recordLayout places an Encoder's coded columns in attendance_codes' records.
+type recordLayout struct {
+	schema *arrow.Schema
+	upn    int    // the coded column of the UPN
+	marks  [4]int // the coded columns of sessionMarkColumns
+	nCols  int    // how many columns an Encoder codes
+}
+
+func newRecordLayout(cols []string) (recordLayout, error) {
+	at := map[string]int{}
+	for i, c := range cols {
+		at[c] = i
+	}
+	l := recordLayout{nCols: len(cols)}
+	var ok bool
+	if l.upn, ok = at["upn"]; !ok {
+		return l, errors.New("the attendance contract has no upn column")
+	}
+	for i, c := range sessionMarkColumns {
+		if l.marks[i], ok = at[c]; !ok {
+			return l, fmt.Errorf("the attendance contract has no %s column", c)
+		}
+	}
+	l.schema = arrow.NewSchema([]arrow.Field{
+		{Name: "line", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "upn", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "session_mark", Type: arrow.PrimitiveTypes.Int32},
+	}, nil)
+	return l, nil
+}
+
+// insertSessionMarks appends each part's session marks to
+// attendance_session_marks.
+func insertSessionMarks(ctx context.Context, conn *sql.Conn, fileID int, parts []*sessionMarks) error {
+	return warehouse.WithArrow(conn, func(ar *duckdb.Arrow, dc *duckdb.Conn) error {
+		fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}
+		for _, c := range sessionMarkColumns {
+			fields = append(fields, arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Int32})
+		}
+		schema := arrow.NewSchema(fields, nil)
+		b := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
+		defer b.Release()
+		for _, part := range parts {
+			for i, codes := range part.marks {
+				b.Field(0).(*array.Int32Builder).Append(part.first + 1 + int32(i))
+				for c, code := range codes {
+					b.Field(1 + c).(*array.Int32Builder).Append(code)
+				}
+			}
+		}
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		reader, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		if err != nil {
+			return err
+		}
+		defer reader.Release()
+		const view = "attendance_session_marks_arrow"
+		return warehouse.ReadArrow(ctx, ar, dc, reader, view, fmt.Sprintf("INSERT INTO attendance_session_marks SELECT %d, * FROM %s", fileID, view))
+	})
 }
 
 // partSize is the least size of a part when a file is coded in parts: each
@@ -218,6 +326,7 @@ func insertDictionary(ctx context.Context, conn *sql.Conn, fileID int, cols []st
 // encoder (a part of the file) runs in its own goroutine, ahead of DuckDB,
 // so Go codes the next batches while DuckDB stores the last.
 type codeStream struct {
+	marks   []*sessionMarks // each encoder's, in order; read once the stream has ended
 	refs    atomic.Int64
 	schema  *arrow.Schema
 	batches chan arrow.RecordBatch
@@ -228,9 +337,12 @@ type codeStream struct {
 	failure error // the first error; set before batches is closed
 }
 
-func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, schema *arrow.Schema, nCols int) *codeStream {
+func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, layout recordLayout) *codeStream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &codeStream{schema: schema, batches: make(chan arrow.RecordBatch, 2*len(encoders)), cancel: cancel, done: make(chan struct{})}
+	s := &codeStream{schema: layout.schema, batches: make(chan arrow.RecordBatch, 2*len(encoders)), cancel: cancel, done: make(chan struct{})}
+	for _, enc := range encoders {
+		s.marks = append(s.marks, newSessionMarks(enc.FirstCode()))
+	}
 	s.refs.Store(1)
 	var wg sync.WaitGroup
 	fail := func(err error) {
@@ -241,11 +353,11 @@ func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, schema *ar
 		s.mu.Unlock()
 		cancel()
 	}
-	for _, enc := range encoders {
+	for i, enc := range encoders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.code(ctx, enc, schema, nCols, fail)
+			s.code(ctx, enc, s.marks[i], layout, fail)
 		}()
 	}
 	go func() {
@@ -266,29 +378,40 @@ func newCodeStream(ctx context.Context, encoders []*csvcodes.Encoder, schema *ar
 	return s
 }
 
-// code sends enc's records as batches until the end, an error or ctx's end.
-func (s *codeStream) code(ctx context.Context, enc *csvcodes.Encoder, schema *arrow.Schema, nCols int, fail func(error)) {
+// code sends enc's records as batches until the end, an error or ctx's end,
+// numbering their session marks in marks.
+func (s *codeStream) code(ctx context.Context, enc *csvcodes.Encoder, marks *sessionMarks, layout recordLayout, fail func(error)) {
 	pool := memory.NewGoAllocator()
 	lines := make([]int64, batchRows)
-	codes := make([][]int32, nCols)
+	codes := make([][]int32, layout.nCols)
 	for i := range codes {
 		codes[i] = make([]int32, batchRows)
 	}
+	numbers := make([]int32, batchRows)
 	for {
 		n, err := enc.Next(lines, codes)
+		for i := range n {
+			var key [4]int32
+			for k, c := range layout.marks {
+				key[k] = codes[c][i]
+			}
+			if numbers[i] = marks.number(key); numbers[i] < 0 {
+				fail(&csvcodes.IrregularError{Line: lines[i], Reason: "it has more than 67 million distinct session marks"})
+				return
+			}
+		}
 		if n > 0 {
-			cols := make([]arrow.Array, 0, nCols+1)
 			lb := array.NewInt64Builder(pool)
 			lb.AppendValues(lines[:n], nil)
-			cols = append(cols, lb.NewArray())
+			ub := array.NewInt32Builder(pool)
+			ub.AppendValues(codes[layout.upn][:n], nil)
+			mb := array.NewInt32Builder(pool)
+			mb.AppendValues(numbers[:n], nil)
+			cols := []arrow.Array{lb.NewArray(), ub.NewArray(), mb.NewArray()}
 			lb.Release()
-			for c := range codes {
-				cb := array.NewInt32Builder(pool)
-				cb.AppendValues(codes[c][:n], nil)
-				cols = append(cols, cb.NewArray())
-				cb.Release()
-			}
-			rec := array.NewRecordBatch(schema, cols, int64(n))
+			ub.Release()
+			mb.Release()
+			rec := array.NewRecordBatch(s.schema, cols, int64(n))
 			for _, a := range cols {
 				a.Release()
 			}

@@ -136,17 +136,26 @@ func compareWithDuckDB(t *testing.T, body string) (regular bool) {
 		t.Fatal(err)
 	}
 	coded := records(t, conn, `SELECT c.line, s.raw, u.raw, d.raw, se.raw, m.raw FROM attendance_codes c
-		JOIN attendance_dict s ON s.col = 'school_urn' AND s.id = c.school_urn
+		JOIN attendance_session_marks sm ON sm.file_id = c.file_id AND sm.id = c.session_mark
+		JOIN attendance_dict s ON s.col = 'school_urn' AND s.id = sm.school_urn
 		JOIN attendance_dict u ON u.col = 'upn' AND u.id = c.upn
-		JOIN attendance_dict d ON d.col = 'session_date' AND d.id = c.session_date
-		JOIN attendance_dict se ON se.col = 'session' AND se.id = c.session
-		JOIN attendance_dict m ON m.col = 'mark' AND m.id = c.mark
+		JOIN attendance_dict d ON d.col = 'session_date' AND d.id = sm.session_date
+		JOIN attendance_dict se ON se.col = 'session' AND se.id = sm.session
+		JOIN attendance_dict m ON m.col = 'mark' AND m.id = sm.mark
 		ORDER BY c.line`)
 	if !regular {
-		if len(coded) > 0 {
-			t.Errorf("irregular (%s), yet %d records were left coded", reason, len(coded))
+		var left int64
+		if err := conn.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM attendance_codes) + (SELECT count(*) FROM attendance_session_marks)").Scan(&left); err != nil || left > 0 {
+			t.Errorf("irregular (%s), yet %d records or session marks were left coded (%v)", reason, left, err)
 		}
 		return false
+	}
+	// Each session mark is numbered once: no two numbers of a file have the
+	// same codes.
+	var repeated int64
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM attendance_session_marks
+		GROUP BY file_id, school_urn, session_date, session, mark HAVING count(*) > 1)`).Scan(&repeated); err != nil || repeated > 0 {
+		t.Errorf("%d session marks numbered more than once (%v)", repeated, err)
 	}
 	var n int64
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM attendance_codes").Scan(&n); err != nil || n != int64(len(coded)) {

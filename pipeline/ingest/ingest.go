@@ -554,7 +554,7 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 	// The marks loaded now are added to the summary from the checked rows:
 	// reading them back from sessions inside this transaction took seven
 	// times as long.
-	if err := summarise(ctx, tx, "checked_attendance WHERE outcome = 'loaded'::row_outcome"); err != nil {
+	if err := summarise(ctx, tx, "loaded_attendance"); err != nil {
 		return err
 	}
 	if err := checkSummary(ctx, tx); err != nil {
@@ -768,8 +768,10 @@ func DropStaging(conn *sql.Conn) {
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
 		stmts = append(stmts, "DROP VIEW IF EXISTS temp."+rawTable(src), "DROP TABLE IF EXISTS temp."+rawRows(src))
 	}
-	for _, t := range []string{"upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_dict",
-		"checked_roster", "checked_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
+	// loaded_attendance is a view on checked_attendance: dropped first.
+	stmts = append(stmts, "DROP VIEW IF EXISTS temp.loaded_attendance")
+	for _, t := range []string{"upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_session_marks", "attendance_dict",
+		"checked_roster", "checked_session_marks", "checked_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
 		stmts = append(stmts, "DROP TABLE IF EXISTS temp."+t)
 	}
 	// One statement for all (each costs a round trip); should any fail, each
