@@ -18,16 +18,14 @@ FROM (
     -- check, from its session mark's codes' raw values; a conflicting mark
     -- passed the checks, so its typed values are what was written (the URN
     -- stored as a number, six digits).
-    SELECT c.file_id, c.line, c.failed, m.session_date,
-           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(ds.raw), '') ELSE lpad(m.school_urn::VARCHAR, 6, '0') END AS written_school,
-           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(upper(trim(dse.raw)), '') ELSE m.session::VARCHAR END AS written_session,
-           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(dm.raw), '') ELSE m.mark::VARCHAR END AS written_mark
-    FROM checked_attendance c
-    JOIN checked_session_marks m ON m.file_id = c.file_id AND m.id = c.session_mark
-    LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = m.school_code
-    LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = m.session_code
-    LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = m.mark_code
-    WHERE c.outcome = 'quarantined'::row_outcome
+    SELECT c.file_id, c.line, c.failed, c.session_date,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(ds.raw), '') ELSE lpad(c.school_urn::VARCHAR, 6, '0') END AS written_school,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(upper(trim(dse.raw)), '') ELSE c.session::VARCHAR END AS written_session,
+           CASE WHEN c.failed <> 'conflicting_mark' THEN nullif(trim(dm.raw), '') ELSE c.mark::VARCHAR END AS written_mark
+    FROM quarantined_attendance c
+    LEFT JOIN attendance_dict ds ON ds.file_id = c.file_id AND ds.col = 'school_urn' AND ds.id = c.school_code
+    LEFT JOIN attendance_dict dse ON dse.file_id = c.file_id AND dse.col = 'session' AND dse.id = c.session_code
+    LEFT JOIN attendance_dict dm ON dm.file_id = c.file_id AND dm.col = 'mark' AND dm.id = c.mark_code
 ) q
 JOIN staged_files f USING (file_id)
 JOIN cfg_reasons r ON r.code = split_part(q.failed, ':', 1)

@@ -44,6 +44,7 @@ var pipelineSteps = []step{
 	{name: "validate_attendance"},
 	{name: "resolve_attendance"},
 	{name: "validate_participation"},
+	{name: "count_attendance", selects: true},
 	{name: "quarantine_roster", selects: true},
 	{name: "quarantine_attendance", selects: true},
 	{name: "quarantine_participation", selects: true},

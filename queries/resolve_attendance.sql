@@ -6,7 +6,8 @@
 -- otherwise it is quarantined as conflicting_mark. Against marks already
 -- loaded from other attendance files (sessions, less replaced_files) the
 -- loaded mark stands: an identical mark is a duplicate, a different one
--- conflicting_mark. Only the rows that change are updated.
+-- conflicting_mark. Only the rows that change are recorded, in
+-- resolved_attendance, which loaded_attendance then leaves out.
 --
 -- Finding the repeats must not cost a grouping of every mark by its session
 -- (millions of groups of one). Within a term a pupil's half-days are numbered
@@ -16,9 +17,8 @@
 -- session_key: pupil_key x 2^20 + days since 1900-01-01 x 2 (+ 1 for PM).
 -- Dates are years 1900 to 2999 (parse_input_date), so the day part stays
 -- below 2^20 and keys of different sessions never collide.
-UPDATE checked_attendance c
-SET outcome = CASE WHEN r.mark = r.kept_mark THEN 'duplicate' ELSE 'quarantined' END,
-    failed = CASE WHEN r.mark <> r.kept_mark THEN 'conflicting_mark' END
+INSERT INTO resolved_attendance
+SELECT rid, file_id, CASE WHEN mark = kept_mark THEN 'duplicate'::row_outcome ELSE 'quarantined'::row_outcome END
 FROM (
     WITH loaded AS NOT MATERIALIZED (
         SELECT row_id AS rid, file_id, line, pupil_key, session_date, session, mark,
@@ -44,9 +44,9 @@ FROM (
         SELECT session_key FROM candidates GROUP BY session_key HAVING count(*) > 1
     ),
     later AS (
-        SELECT rid, mark, kept_mark
+        SELECT rid, file_id, mark, kept_mark
         FROM (
-            SELECT l.rid, l.mark, row_number() OVER w AS nth, first_value(l.mark) OVER w AS kept_mark
+            SELECT l.rid, l.file_id, l.mark, row_number() OVER w AS nth, first_value(l.mark) OVER w AS kept_mark
             FROM candidates l
             SEMI JOIN repeated USING (session_key)
             JOIN staged_files f USING (file_id)
@@ -61,11 +61,23 @@ FROM (
         FROM sessions
         WHERE file_id NOT IN (SELECT file_id FROM replaced_files)
     )
-    SELECT rid, mark, kept_mark FROM later
+    SELECT rid, file_id, mark, kept_mark FROM later
     UNION ALL
-    SELECT l.rid, l.mark, k.kept_mark
+    SELECT l.rid, l.file_id, l.mark, k.kept_mark
     FROM loaded l
     JOIN kept_sessions k USING (pupil_key, session_date, session)
     ANTI JOIN later USING (rid)
-) r
-WHERE c.rowid = r.rid;
+) r;
+
+-- Every mark set aside (failed a check, a conflicting mark): a few rows,
+-- kept as a table for the counts and the quarantine file to read.
+CREATE OR REPLACE TEMP TABLE quarantined_attendance AS
+SELECT file_id, line, failed, session_date, school_urn, session, mark, school_code, session_code, mark_code
+FROM failed_attendance
+UNION ALL
+SELECT r.file_id, r.line, 'conflicting_mark'::attendance_failure, m.session_date, m.school_urn, m.session, m.mark,
+       m.school_code, m.session_code, m.mark_code
+FROM resolved_attendance x
+JOIN attendance_codes r ON r.rowid = x.row_id
+JOIN checked_session_marks m ON m.file_id = r.file_id AND m.id = r.session_mark
+WHERE x.outcome = 'quarantined'::row_outcome;

@@ -23,12 +23,21 @@
 -- Code 0 is an empty field, with raw NULL: every looked-up column is then
 -- NULL, a missing value (as it would be for a code with no dictionary row).
 --
--- What is stored per mark is kept narrow (checked_attendance: file, line,
--- outcome, reason, pupil and session mark): every column DuckDB stores costs
--- memory per row, and the typed school, date, session, mark and category
--- are in checked_session_marks, once per session mark (loaded_attendance
--- joins them back). school_urn is the URN as a number (six digits, so
--- lpad(school_urn, 6, '0') gives it back), as the sessions table stores it.
+-- Nothing is stored per mark: every column DuckDB stores costs memory per
+-- row (a 256 KB validity block per 122,880 rows besides the values), which
+-- costs more to touch than the joins cost to repeat. The checks are stored
+-- once per UPN (checked_upns) and per session mark (checked_session_marks),
+-- and the views at the end join them to each mark.
+-- school_urn is the URN as a number (six digits, so lpad(school_urn, 6, '0')
+-- gives it back), as the sessions table stores it.
+-- Why a row was quarantined: every reason this query and
+-- resolve_attendance.sql give. An enum, so that each reason below is a typed
+-- constant: a CASE of text would be cast row by row.
+DROP TYPE IF EXISTS temp.attendance_failure;
+CREATE TEMP TYPE attendance_failure AS ENUM ('missing_value:school_urn', 'missing_value:upn', 'missing_value:session_date',
+    'missing_value:session', 'missing_value:mark', 'invalid_upn', 'unknown_school', 'invalid_date:session_date',
+    'invalid_session', 'unknown_mark', 'pupil_not_on_roster', 'date_outside_terms', 'conflicting_mark');
+
 CREATE OR REPLACE TEMP TABLE checked_session_marks AS
 WITH schools AS (
     SELECT d.file_id, d.id, nullif(trim(d.raw), '') AS school_urn, sc.urn IS NOT NULL AS known, sc.urn::INTEGER AS school
@@ -62,23 +71,22 @@ marks AS (
     LEFT JOIN cfg_codes k ON k.code = nullif(trim(d.raw), '')
     WHERE d.col = 'mark'
 )
--- The checks on a session mark, in the order the row's reason is chosen
--- (below): the UPN's own checks fall between them.
+-- The first check a session mark fails: the reasons are listed in the order
+-- a row's reason is chosen (attendance_failure), so a row's reason is the
+-- lesser of its session mark's and its UPN's (checked_upns).
 SELECT sm.file_id, sm.id,
        s.school AS school_urn, d.session_date, se.half AS session, m.code AS mark, m.category,
-       s.school_urn IS NULL AS missing_school,
        CASE
-           WHEN d.date_text IS NULL THEN 'missing_value:session_date'
-           WHEN se.session IS NULL THEN 'missing_value:session'
-           WHEN m.mark IS NULL THEN 'missing_value:mark'
-       END AS missing,
-       CASE
-           WHEN NOT s.known THEN 'unknown_school'
-           WHEN d.session_date IS NULL THEN 'invalid_date:session_date'
-           WHEN se.invalid THEN 'invalid_session'
-           WHEN m.category IS NULL THEN 'unknown_mark'
-       END AS invalid,
-       d.term_id IS NULL AS outside_terms,
+           WHEN s.school_urn IS NULL THEN 'missing_value:school_urn'::attendance_failure
+           WHEN d.date_text IS NULL THEN 'missing_value:session_date'::attendance_failure
+           WHEN se.session IS NULL THEN 'missing_value:session'::attendance_failure
+           WHEN m.mark IS NULL THEN 'missing_value:mark'::attendance_failure
+           WHEN NOT s.known THEN 'unknown_school'::attendance_failure
+           WHEN d.session_date IS NULL THEN 'invalid_date:session_date'::attendance_failure
+           WHEN se.invalid THEN 'invalid_session'::attendance_failure
+           WHEN m.category IS NULL THEN 'unknown_mark'::attendance_failure
+           WHEN d.term_id IS NULL THEN 'date_outside_terms'::attendance_failure
+       END AS failed,
        -- the codes as read, for a quarantined row's file to show them
        sm.school_urn AS school_code, sm.session AS session_code, sm.mark AS mark_code
 FROM attendance_session_marks sm
@@ -87,11 +95,17 @@ LEFT JOIN dates d ON d.file_id = sm.file_id AND d.id = sm.session_date
 LEFT JOIN sessions_text se ON se.file_id = sm.file_id AND se.id = sm.session
 LEFT JOIN marks m ON m.file_id = sm.file_id AND m.id = sm.mark;
 
-CREATE OR REPLACE TEMP TABLE checked_attendance AS
-WITH upn_keys AS (
-    -- upn_tokens holds every distinct raw UPN (tokenise): resolve each to its
-    -- pupil once. A pupil who has left keeps the key an earlier roster gave
-    -- them (pupil_keys): their marks still count.
+-- Each distinct UPN of a file, resolved to its pupil once: upn_tokens holds
+-- every distinct raw UPN (tokenise). A pupil who has left keeps the key an
+-- earlier roster gave them (pupil_keys): their marks still count.
+CREATE OR REPLACE TEMP TABLE checked_upns AS
+SELECT file_id, id, pupil_key,
+       CASE
+           WHEN missing THEN 'missing_value:upn'::attendance_failure
+           WHEN invalid THEN 'invalid_upn'::attendance_failure
+           WHEN pupil_key IS NULL THEN 'pupil_not_on_roster'::attendance_failure
+       END AS failed
+FROM (
     SELECT d.file_id, d.id, nullif(trim(d.raw), '') IS NULL AS missing, u.status = 'invalid' AS invalid,
            coalesce(p.pupil_key, k.pupil_key) AS pupil_key
     FROM attendance_dict d
@@ -99,44 +113,40 @@ WITH upn_keys AS (
     LEFT JOIN staged_pupils p ON p.upn_token = u.token
     LEFT JOIN pupil_keys k ON k.upn_token = u.token
     WHERE d.col = 'upn'
-),
-reasoned AS (
-    SELECT r.file_id, r.line, r.session_mark, u.pupil_key,
-           CASE
-               WHEN m.missing_school THEN 'missing_value:school_urn'
-               WHEN u.missing IS DISTINCT FROM false THEN 'missing_value:upn'
-               WHEN m.missing IS NOT NULL THEN m.missing
-               WHEN u.invalid THEN 'invalid_upn'
-               WHEN m.invalid IS NOT NULL THEN m.invalid
-               WHEN u.pupil_key IS NULL THEN 'pupil_not_on_roster'
-               WHEN m.outside_terms THEN 'date_outside_terms'
-           END AS failed
-    FROM attendance_codes r
-    LEFT JOIN upn_keys u ON u.file_id = r.file_id AND u.id = r.upn
-    -- every session mark has a row (both come from the same read)
-    JOIN checked_session_marks m ON m.file_id = r.file_id AND m.id = r.session_mark
-)
--- outcome and failed are enums: a byte per mark, not a string (failed lists
--- every reason this query and resolve_attendance.sql give).
-SELECT file_id, line,
-       -- Each branch a typed constant: casting the CASE's text would cast
-       -- every row (90 ms a trust's year).
-       CASE WHEN failed IS NULL THEN 'loaded'::row_outcome ELSE 'quarantined'::row_outcome END AS outcome,
-       failed::ENUM('missing_value:school_urn', 'missing_value:upn', 'missing_value:session_date', 'missing_value:session',
-                    'missing_value:mark', 'invalid_upn', 'unknown_school', 'invalid_date:session_date', 'invalid_session',
-                    'unknown_mark', 'pupil_not_on_roster', 'date_outside_terms', 'conflicting_mark') AS failed,
-       CASE WHEN failed IS NULL THEN pupil_key END AS pupil_key,
-       session_mark
-FROM reasoned;
+);
 
--- The codes are not read again: dropping them now lets the load reuse
--- their memory.
-DROP TABLE attendance_codes;
+-- What resolve_attendance.sql decides for marks that passed the checks but
+-- repeat a session: a duplicate, or quarantined as conflicting_mark.
+CREATE OR REPLACE TEMP TABLE resolved_attendance (row_id BIGINT, file_id INTEGER, outcome row_outcome);
 
 -- The marks that passed, typed as the sessions table has them, so loading
 -- needs no cast (load_sessions.sql, the summary, resolve_attendance.sql).
+-- A mark's outcome follows from its UPN and its session mark alone, so it is
+-- not stored: this view joins them wherever it is read (about 100 ms a
+-- trust's year), which costs less than writing a row per mark (40 bytes or
+-- more each, 300 MB a trust's year). The checks are written as join
+-- conditions so that DuckDB filters the small tables before the join.
 CREATE OR REPLACE TEMP VIEW loaded_attendance AS
-SELECT c.rowid AS row_id, c.file_id, c.line, c.pupil_key, m.school_urn, m.session_date, m.session, m.mark, m.category
-FROM checked_attendance c
-JOIN checked_session_marks m ON m.file_id = c.file_id AND m.id = c.session_mark
-WHERE c.outcome = 'loaded'::row_outcome;
+SELECT r.rowid AS row_id, r.file_id, r.line, u.pupil_key, m.school_urn, m.session_date, m.session, m.mark, m.category
+FROM attendance_codes r
+JOIN checked_upns u ON u.file_id = r.file_id AND u.id = r.upn AND u.failed IS NULL
+JOIN checked_session_marks m ON m.file_id = r.file_id AND m.id = r.session_mark AND m.failed IS NULL
+ANTI JOIN resolved_attendance x ON x.row_id = r.rowid;
+
+-- The marks that failed a check, with the first check each failed: the
+-- lesser reason of its UPN's and its session mark's. One branch per side,
+-- so that each starts from the few UPNs or session marks that failed.
+CREATE OR REPLACE TEMP VIEW failed_attendance AS
+SELECT r.rowid AS row_id, r.file_id, r.line, u.failed, m.session_date, m.school_urn, m.session, m.mark,
+       m.school_code, m.session_code, m.mark_code
+FROM attendance_codes r
+JOIN checked_upns u ON u.file_id = r.file_id AND u.id = r.upn AND u.failed IS NOT NULL
+JOIN checked_session_marks m ON m.file_id = r.file_id AND m.id = r.session_mark
+WHERE m.failed IS NULL OR m.failed > u.failed
+UNION ALL
+SELECT r.rowid, r.file_id, r.line, m.failed, m.session_date, m.school_urn, m.session, m.mark,
+       m.school_code, m.session_code, m.mark_code
+FROM attendance_codes r
+JOIN checked_session_marks m ON m.file_id = r.file_id AND m.id = r.session_mark AND m.failed IS NOT NULL
+JOIN checked_upns u ON u.file_id = r.file_id AND u.id = r.upn
+WHERE u.failed IS NULL OR u.failed > m.failed;

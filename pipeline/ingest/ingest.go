@@ -538,7 +538,23 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 	if err := deleteReplacedSessions(ctx, tx); err != nil {
 		return err
 	}
-	loads := []string{queries.Get("load_sessions")}
+	// Every mark counted as loaded must reach sessions: the count is taken
+	// from the marks set aside (count_attendance.sql), so a mark lost on the
+	// way would otherwise go unnoticed.
+	inserted, err := tx.ExecContext(ctx, queries.Get("load_sessions"))
+	if err != nil {
+		return fmt.Errorf("load warehouse: %w", err)
+	}
+	var counted int64
+	for _, s := range res.Stats {
+		if s.Ingested && s.Source == string(schemas.SourceAttendance) {
+			counted += s.RowsLoaded
+		}
+	}
+	if n, err := inserted.RowsAffected(); err != nil || n != counted {
+		return fmt.Errorf("load warehouse: %d attendance marks were counted as loaded but %d were loaded (%v); nothing was committed", counted, n, err)
+	}
+	var loads []string
 	if !res.RosterKept {
 		loads = append(loads, "DELETE FROM participation", "DELETE FROM pupils",
 			queries.Get("load_pupils"), queries.Get("load_pupil_keys"), queries.Get("load_participation"))
@@ -768,12 +784,15 @@ func DropStaging(conn *sql.Conn) {
 	for _, src := range []schemas.Source{schemas.SourceRoster, schemas.SourceAttendance, schemas.SourceParticipation} {
 		stmts = append(stmts, "DROP VIEW IF EXISTS temp."+rawTable(src), "DROP TABLE IF EXISTS temp."+rawRows(src))
 	}
-	// loaded_attendance is a view on checked_attendance: dropped first.
-	stmts = append(stmts, "DROP VIEW IF EXISTS temp.loaded_attendance")
+	// loaded_attendance and failed_attendance are views on the tables
+	// below: dropped first.
+	stmts = append(stmts, "DROP VIEW IF EXISTS temp.loaded_attendance", "DROP VIEW IF EXISTS temp.failed_attendance")
 	for _, t := range []string{"upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_session_marks", "attendance_dict",
-		"checked_roster", "checked_session_marks", "checked_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
+		"checked_roster", "checked_upns", "checked_session_marks", "resolved_attendance", "quarantined_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
 		stmts = append(stmts, "DROP TABLE IF EXISTS temp."+t)
 	}
+	// validate_attendance.sql's type, once nothing uses it.
+	stmts = append(stmts, "DROP TYPE IF EXISTS temp.attendance_failure")
 	// One statement for all (each costs a round trip); should any fail, each
 	// is tried on its own, so one failure leaves nothing else behind.
 	if _, err := conn.ExecContext(ctx, strings.Join(stmts, ";\n")); err != nil {
@@ -1164,9 +1183,9 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schem
 			byID[stats[i].FileID] = &stats[i]
 		}
 	}
-	// Each source is grouped on its own columns first (attendance's are
-	// enums, millions of rows), and only the groups' reasons are cut to
-	// their code.
+	// Each source is grouped on its own columns first, and only the groups'
+	// reasons are cut to their code. Attendance (millions of rows, not
+	// stored per mark) is counted by count_attendance.sql.
 	grouped := func(from, nhs, upn string) string {
 		return fmt.Sprintf(`SELECT file_id, outcome::VARCHAR AS outcome, failed::VARCHAR AS failed, n, nhs_ignored, upn_ignored
 			FROM (SELECT file_id, outcome, failed, count(*) AS n, count(*) FILTER (WHERE %s) AS nhs_ignored,
@@ -1174,7 +1193,8 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schem
 	}
 	checked := map[schemas.Source]string{
 		schemas.SourceRoster:        grouped("checked_roster", "nhs_ignored", "false"),
-		schemas.SourceAttendance:    grouped("checked_attendance", "false", "false"),
+		schemas.SourceAttendance: `SELECT file_id, outcome, failed, n, 0 AS nhs_ignored, 0 AS upn_ignored FROM (` +
+			strings.TrimRight(strings.TrimSpace(stripComments(queries.Get("count_attendance"))), ";") + `)`,
 		schemas.SourceParticipation: grouped("checked_participation", "nhs_ignored", "upn_ignored"),
 	}
 	parts := []string{"SELECT file_id, 'quarantined' AS outcome, 'malformed_row' AS failed, count(*) AS n, 0 AS nhs_ignored, 0 AS upn_ignored FROM malformed GROUP BY ALL"}

@@ -357,9 +357,9 @@ func TestDropStagingLeavesNoRawRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows, coded, upns int64
-	if err := conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM raw_attendance), (SELECT count(*) FROM checked_attendance),
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM raw_attendance), (SELECT count(*) FROM attendance_codes),
 		(SELECT count(*) FROM attendance_dict WHERE col = 'upn' AND raw = ?)`, a).Scan(&rows, &coded, &upns); err != nil || rows != 2 || coded != 3 || upns != 2 {
-		t.Errorf("raw_attendance holds %d rows, checked_attendance %d, attendance_dict the UPN %d times (%v); want 2 read from irregular.csv, 3 coded and checked (one from regular.csv), 2 (once per file)", rows, coded, upns, err)
+		t.Errorf("raw_attendance holds %d rows, attendance_codes %d, attendance_dict the UPN %d times (%v); want 2 read from irregular.csv, 3 coded (one from regular.csv), 2 (once per file)", rows, coded, upns, err)
 	}
 	if got := res.Stats[1].RowsLoaded + res.Stats[2].RowsLoaded; got != 2 {
 		t.Errorf("loaded %d marks, want 2", got)
