@@ -1192,7 +1192,7 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schem
 				count(*) FILTER (WHERE %s) AS upn_ignored FROM %s GROUP BY file_id, outcome, failed)`, nhs, upn, from)
 	}
 	checked := map[schemas.Source]string{
-		schemas.SourceRoster:        grouped("checked_roster", "nhs_ignored", "false"),
+		schemas.SourceRoster: grouped("checked_roster", "nhs_ignored", "false"),
 		schemas.SourceAttendance: `SELECT file_id, outcome, failed, n, 0 AS nhs_ignored, 0 AS upn_ignored FROM (` +
 			strings.TrimRight(strings.TrimSpace(stripComments(queries.Get("count_attendance"))), ";") + `)`,
 		schemas.SourceParticipation: grouped("checked_participation", "nhs_ignored", "upn_ignored"),
