@@ -6,8 +6,9 @@
 --               rule keeps (resolve_attendance.sql, which runs next).
 -- A session is possible when its code's category is P, AEA, AUTH or UNAUTH
 -- (DfE: possible = present + AEA + authorised + unauthorised).
--- This query applies the checks; every row that passes them is 'loaded' here
--- until resolve_attendance.sql has looked for repeated sessions.
+-- This query applies the checks: a row that passes them is loaded
+-- (loaded_attendance) unless resolve_attendance.sql finds it repeats a
+-- session; a row that fails one is in failed_attendance, with its reason.
 --
 -- Cost: a file has millions of marks but only a few dozen distinct values in
 -- each column other than the UPN (20 schools, 195 dates, AM and PM, 17
@@ -30,6 +31,7 @@
 -- and the views at the end join them to each mark.
 -- school_urn is the URN as a number (six digits, so lpad(school_urn, 6, '0')
 -- gives it back), as the sessions table stores it.
+
 -- Why a row was quarantined: every reason this query and
 -- resolve_attendance.sql give. An enum, so that each reason below is a typed
 -- constant: a CASE of text would be cast row by row.

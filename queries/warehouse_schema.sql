@@ -66,8 +66,8 @@ CREATE TYPE IF NOT EXISTS attendance_mark AS ENUM (
     '/', '\', 'L', 'K', 'V', 'P', 'W', 'B', 'C1', 'M', 'J1', 'S', 'C2', 'C', 'T', 'R', 'I', 'E',
     'G', 'N', 'O', 'U', 'D', 'X', 'Q', 'Y1', 'Y2', 'Y3', 'Y4', 'Y5', 'Y6', 'Y7', 'Z', '#', '-');
 CREATE TYPE IF NOT EXISTS attendance_category AS ENUM ('P', 'AEA', 'AUTH', 'UNAUTH', 'NPS', 'PENDING');
--- What validation made of a row read this run (ingest's checked_attendance,
--- a temp table). Queries compare these columns with typed constants
+-- What validation made of a row read this run (validate_attendance.sql and
+-- resolve_attendance.sql's temp tables). Queries compare these columns with typed constants
 -- ('PM'::session_half): against a text literal, DuckDB casts the column to
 -- text, row by row.
 CREATE TYPE IF NOT EXISTS row_outcome AS ENUM ('loaded', 'duplicate', 'quarantined');
