@@ -38,10 +38,14 @@ demo: build
 
 # Pipeline against bare DuckDB at a preset scale (trust, region or small),
 # then the Go benchmarks of the hot transforms and of one ingest. See BENCHMARKS.md.
+# PAIRS pairs of runs each (a baseline and a cold full run; a full and a
+# nightly run): the ratios are the median pair's. A region pair takes about
+# three minutes here: `make bench PRESET=region PAIRS=1`.
 PRESET   ?= trust
+PAIRS    ?= 3
 bench: build
 	$(GO) build -tags $(TAGS) -o bin/outcomes-bench ./cmd/outcomes-bench
-	bin/outcomes-bench -preset $(PRESET) -dir bench -bin $(BIN)
+	bin/outcomes-bench -preset $(PRESET) -pairs $(PAIRS) -dir bench -bin $(BIN)
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem ./transforms/... ./schemas/... ./fixtures/... ./pipeline/ingest/
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time).

@@ -11,7 +11,9 @@
 //     from a new state folder, and the nightly target is read off the
 //     median pair's ratio: on a shared machine one pair can be off by a
 //     fifth either way;
-//   - cold full: `outcomes run` on all days from a new state folder.
+//   - cold full: `outcomes run` on all days from a new state folder, paired
+//     with a baseline run just before it, -pairs times; the 1.5 x target is
+//     read off the median pair's ratio (with -full-only, only these pairs).
 //
 // It prints wall time, rows per second, peak RSS and the pipeline's own
 // per-stage timings, and the ratios the targets are stated in.
@@ -56,7 +58,7 @@ func main() {
 	dir := flag.String("dir", "bench", "where data and state go")
 	bin := flag.String("bin", "bin/outcomes", "the outcomes binary")
 	fullOnly := flag.Bool("full-only", false, "only the baseline and the cold full run (for region scale)")
-	pairs := flag.Int("pairs", 3, "full and nightly runs, each pair from a new state folder; the nightly ratio is the median pair's")
+	pairs := flag.Int("pairs", 3, "pairs of runs: a baseline and a cold full run, then a full and a nightly run, each from a new state folder; each ratio is the median pair's")
 	memoryLimit := flag.String("memory-limit", "", "DuckDB memory_limit for the pipeline runs (default: the configuration's, 2.5GB)")
 	flag.Parse()
 	if *pairs < 1 {
@@ -122,70 +124,92 @@ func run(preset, dir, bin string, fullOnly bool, memoryLimit string, pairs int) 
 
 	self, _ := os.Executable()
 	var ms []measurement
-	m, err := measure("baseline: DuckDB alone", exec.Command(self, "baseline", data))
-	if err != nil {
-		return err
-	}
-	ms = append(ms, m)
-	full := func(name, cfg string) error {
-		m, err := measure(name, pipelineCmd(bin, cfg))
+	measured := func(name string, cmd *exec.Cmd) (int, error) {
+		m, err := measure(name, cmd)
 		ms = append(ms, m)
-		return err
+		return len(ms) - 1, err
 	}
-	// Each pair's nightly run and its full run, as indexes into ms.
-	type pair struct{ full, nightly int }
-	var runs []pair
-	for i := 0; !fullOnly && i < pairs; i++ {
+	fresh := func() {
 		for _, sub := range []string{"state", "out"} {
 			os.RemoveAll(filepath.Join(root, sub))
 		}
+	}
+	// Each pair's two runs, as indexes into ms: the baseline and the cold
+	// full run; the full run on all days but the last and its nightly run.
+	type pair struct{ a, b int }
+	var versus, nightly []pair
+	for i := 0; i < pairs; i++ {
 		of := ""
 		if pairs > 1 {
 			of = fmt.Sprintf(" (%d of %d)", i+1, pairs)
 		}
-		if err := full("pipeline: full load, all but the last day"+of, cfgOlder); err != nil {
+		base, err := measured("baseline: DuckDB alone"+of, exec.Command(self, "baseline", data))
+		if err != nil {
 			return err
 		}
-		if err := full("pipeline: nightly, one new day"+of, cfgNightly); err != nil {
+		fresh()
+		cold, err := measured("pipeline: full load, all days, cold state"+of, pipelineCmd(bin, cfgAll))
+		if err != nil {
 			return err
 		}
-		runs = append(runs, pair{len(ms) - 2, len(ms) - 1})
-	}
-	for _, sub := range []string{"state", "out"} {
-		os.RemoveAll(filepath.Join(root, sub))
-	}
-	if err := full("pipeline: full load, all days, cold state", cfgAll); err != nil {
-		return err
+		versus = append(versus, pair{base, cold})
+		if fullOnly {
+			continue
+		}
+		fresh()
+		full, err := measured("pipeline: full load, all but the last day"+of, pipelineCmd(bin, cfgOlder))
+		if err != nil {
+			return err
+		}
+		night, err := measured("pipeline: nightly, one new day"+of, pipelineCmd(bin, cfgNightly))
+		if err != nil {
+			return err
+		}
+		nightly = append(nightly, pair{full, night})
 	}
 
 	fmt.Printf("\n%s: %d schools x %d pupils, %d attendance rows, machine: %d cores, pipeline memory_limit %s\n\n",
 		preset, opt.Schools, opt.PupilsPerSchool, rows, numCPU(), first(optional(memoryLimit), "from the configuration"))
 	fmt.Printf("%-54s %9s %12s %10s\n", "run", "wall s", "rows/s", "peak RSS")
+	var peak int64
 	for _, m := range ms {
 		fmt.Printf("%-54s %9.2f %12.0f %9.2fG\n", m.name, m.wall.Seconds(), float64(rows)/m.wall.Seconds(), float64(m.peakRSS)/(1<<30))
+		if !strings.HasPrefix(m.name, "baseline") {
+			peak = max(peak, m.peakRSS)
+		}
 	}
-	base, coldFull := ms[0], ms[len(ms)-1]
-	fmt.Printf("\npipeline / baseline (full, cold):   %.2fx (target <= 1.5x)\n", coldFull.wall.Seconds()/base.wall.Seconds())
-	// The median pair (by ratio): its full run's index in ms, whose stages
-	// are shown with its nightly run's.
-	median := -1
-	if len(runs) > 0 {
-		ratio := func(p pair) float64 { return ms[p.nightly].wall.Seconds() / ms[p.full].wall.Seconds() }
-		sorted := append([]pair(nil), runs...)
+	// Each target is read off the median pair's ratio: on a shared machine
+	// one run, the baseline's as much as the pipeline's, can be off by a
+	// fifth either way.
+	median := func(ps []pair) (pair, []string) {
+		ratio := func(p pair) float64 { return ms[p.b].wall.Seconds() / ms[p.a].wall.Seconds() }
+		sorted := append([]pair(nil), ps...)
 		sort.Slice(sorted, func(i, j int) bool { return ratio(sorted[i]) < ratio(sorted[j]) })
-		mid := sorted[len(sorted)/2]
 		var each []string
-		for _, p := range runs {
-			each = append(each, fmt.Sprintf("%.1f%%", 100*ratio(p)))
+		for _, p := range ps {
+			each = append(each, fmt.Sprintf("%.2f", ratio(p)))
+		}
+		return sorted[len(sorted)/2], each
+	}
+	mid, each := median(versus)
+	fmt.Printf("\npipeline / baseline (full, cold):   %.2fx (target <= 1.5x), the median of %d pairs: %s\n",
+		ms[mid.b].wall.Seconds()/ms[mid.a].wall.Seconds(), len(versus), strings.Join(each, ", "))
+	show := map[int]bool{mid.b: true}
+	if len(nightly) > 0 {
+		midN, eachN := median(nightly)
+		for i := range eachN {
+			var r float64
+			fmt.Sscan(eachN[i], &r)
+			eachN[i] = fmt.Sprintf("%.1f%%", 100*r)
 		}
 		fmt.Printf("nightly / full (one new day):        %.1f%% (target <= 10%%), the median of %d pairs: %s\n",
-			100*ratio(mid), len(runs), strings.Join(each, ", "))
-		median = mid.full
+			100*ms[midN.b].wall.Seconds()/ms[midN.a].wall.Seconds(), len(nightly), strings.Join(eachN, ", "))
+		show[midN.a], show[midN.b] = true, true
 	}
-	fmt.Printf("peak RSS, full pipeline:             %.2f GiB\n", float64(coldFull.peakRSS)/(1<<30))
-	for i, m := range ms[1:] {
-		// Of the pairs, only the median pair's stages.
-		if i+1 < len(ms)-1 && median >= 0 && i+1 != median && i+1 != median+1 {
+	fmt.Printf("peak RSS, full pipeline:             %.2f GiB (the highest of its runs)\n", float64(peak)/(1<<30))
+	// Of the pairs, only the median pairs' stages.
+	for i, m := range ms {
+		if !show[i] {
 			continue
 		}
 		fmt.Printf("\nstages of %s:\n", m.name)
