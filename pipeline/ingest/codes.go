@@ -186,16 +186,22 @@ func insertSessionMarks(ctx context.Context, conn *sql.Conn, fileID int, parts [
 				}
 			}
 		}
-		rec := b.NewRecordBatch()
-		defer rec.Release()
-		reader, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
-		if err != nil {
-			return err
-		}
-		defer reader.Release()
-		const view = "attendance_session_marks_arrow"
-		return warehouse.ReadArrow(ctx, ar, dc, reader, view, fmt.Sprintf("INSERT INTO attendance_session_marks SELECT %d, * FROM %s", fileID, view))
+		return insertBuilt(ctx, ar, dc, b, "attendance_session_marks", fileID)
 	})
+}
+
+// insertBuilt appends the rows built in b to table, each after the column
+// fileID, through the Arrow view <table>_arrow.
+func insertBuilt(ctx context.Context, ar *duckdb.Arrow, dc *duckdb.Conn, b *array.RecordBuilder, table string, fileID int) error {
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	reader, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer reader.Release()
+	view := table + "_arrow"
+	return warehouse.ReadArrow(ctx, ar, dc, reader, view, fmt.Sprintf("INSERT INTO %s SELECT %d, * FROM %s", table, fileID, view))
 }
 
 // partSize is the least size of a part when a file is coded in parts: each
@@ -310,15 +316,7 @@ func insertDictionary(ctx context.Context, conn *sql.Conn, fileID int, cols []st
 				}
 			}
 		}
-		rec := b.NewRecordBatch()
-		defer rec.Release()
-		reader, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
-		if err != nil {
-			return err
-		}
-		defer reader.Release()
-		const view = "attendance_dict_arrow"
-		return warehouse.ReadArrow(ctx, ar, dc, reader, view, fmt.Sprintf("INSERT INTO attendance_dict SELECT %d, * FROM %s", fileID, view))
+		return insertBuilt(ctx, ar, dc, b, "attendance_dict", fileID)
 	})
 }
 
