@@ -22,7 +22,9 @@
 -- hash-joined to two small tables on integers: no text is read, trimmed,
 -- parsed or compared per mark.
 -- Code 0 is an empty field, with raw NULL: every looked-up column is then
--- NULL, a missing value (as it would be for a code with no dictionary row).
+-- NULL, a missing value. Every code has a dictionary row; a mark whose code
+-- had none would be in neither view at the end, and Commit, which checks
+-- that every mark counted as loaded is loaded, would refuse the run.
 --
 -- Nothing is stored per mark: every column DuckDB stores costs memory per
 -- row (a 256 KB validity block per 122,880 rows besides the values), which

@@ -814,7 +814,7 @@ func DropStaging(conn *sql.Conn) {
 	// below: dropped first.
 	stmts = append(stmts, "DROP VIEW IF EXISTS temp.loaded_attendance", "DROP VIEW IF EXISTS temp.failed_attendance")
 	for _, t := range []string{"upn_tokens", "nhs_tokens", "demo_tokens", "attendance_codes", "attendance_session_marks", "attendance_dict",
-		"checked_roster", "checked_upns", "checked_session_marks", "resolved_attendance", "quarantined_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
+		"coded_raw_attendance", "checked_roster", "checked_upns", "checked_session_marks", "resolved_attendance", "quarantined_attendance", "checked_participation", "malformed", "replaced_files", "staged_files"} {
 		stmts = append(stmts, "DROP TABLE IF EXISTS temp."+t)
 	}
 	// validate_attendance.sql's type, once nothing uses it.
