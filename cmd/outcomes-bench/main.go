@@ -181,29 +181,28 @@ func run(preset, dir, bin string, fullOnly bool, memoryLimit string, pairs int) 
 	// Each target is read off the median pair's ratio: on a shared machine
 	// one run, the baseline's as much as the pipeline's, can be off by a
 	// fifth either way.
-	median := func(ps []pair) (pair, []string) {
-		ratio := func(p pair) float64 { return ms[p.b].wall.Seconds() / ms[p.a].wall.Seconds() }
+	ratio := func(p pair) float64 { return ms[p.b].wall.Seconds() / ms[p.a].wall.Seconds() }
+	// median returns the median pair by ratio, and every pair's ratio in
+	// run order, each as format shows it.
+	median := func(ps []pair, format func(float64) string) (pair, []string) {
 		sorted := append([]pair(nil), ps...)
 		sort.Slice(sorted, func(i, j int) bool { return ratio(sorted[i]) < ratio(sorted[j]) })
 		var each []string
 		for _, p := range ps {
-			each = append(each, fmt.Sprintf("%.2f", ratio(p)))
+			each = append(each, format(ratio(p)))
 		}
 		return sorted[len(sorted)/2], each
 	}
-	mid, each := median(versus)
-	fmt.Printf("\npipeline / baseline (full, cold):   %.2fx (target <= 1.5x), the median of %d pairs: %s\n",
-		ms[mid.b].wall.Seconds()/ms[mid.a].wall.Seconds(), len(versus), strings.Join(each, ", "))
+	times := func(r float64) string { return fmt.Sprintf("%.2f", r) }
+	percent := func(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
+	mid, each := median(versus, times)
+	fmt.Printf("\npipeline / baseline (full, cold):   %sx (target <= 1.5x), the median of %d pairs: %s\n",
+		times(ratio(mid)), len(versus), strings.Join(each, ", "))
 	show := map[int]bool{mid.b: true}
 	if len(nightly) > 0 {
-		midN, eachN := median(nightly)
-		for i := range eachN {
-			var r float64
-			fmt.Sscan(eachN[i], &r)
-			eachN[i] = fmt.Sprintf("%.1f%%", 100*r)
-		}
-		fmt.Printf("nightly / full (one new day):        %.1f%% (target <= 10%%), the median of %d pairs: %s\n",
-			100*ms[midN.b].wall.Seconds()/ms[midN.a].wall.Seconds(), len(nightly), strings.Join(eachN, ", "))
+		midN, eachN := median(nightly, percent)
+		fmt.Printf("nightly / full (one new day):        %s (target <= 10%%), the median of %d pairs: %s\n",
+			percent(ratio(midN)), len(nightly), strings.Join(eachN, ", "))
 		show[midN.a], show[midN.b] = true, true
 	}
 	fmt.Printf("peak RSS, full pipeline:             %.2f GiB (the highest of its runs)\n", float64(peak)/(1<<30))
