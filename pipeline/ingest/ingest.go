@@ -577,8 +577,12 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 			counted += s.RowsLoaded
 		}
 	}
-	if n, err := inserted.RowsAffected(); err != nil || n != counted {
-		return fmt.Errorf("load warehouse: %d attendance marks were counted as loaded but %d were loaded (%v); nothing was committed", counted, n, err)
+	n, err := inserted.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("load warehouse: count the sessions loaded: %w", err)
+	}
+	if n != counted {
+		return fmt.Errorf("load warehouse: %d attendance marks were counted as loaded but %d were loaded; nothing was committed. This is a fault in the program: please report it", counted, n)
 	}
 	var loads []string
 	if !res.RosterKept {

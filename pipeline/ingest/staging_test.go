@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/outcomes/outcomes/schemas"
@@ -20,20 +21,14 @@ func TestDropStagingLeavesNothingAndReloads(t *testing.T) {
 	regular := write(t, dir, "regular.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n900001,"+a+",2024-09-02,AM,O\n,"+a+",2024-09-02,PM,/\n")
 	files := []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: regular}}
 
+	// The load's enum of reasons is a temp object: nothing of a load may
+	// reach the warehouse file.
 	where := func() {
 		t.Helper()
-		rows, err := conn.QueryContext(ctx, `SELECT database_name || '.' || schema_name || '.' || type_name FROM duckdb_types() WHERE type_name = 'attendance_failure'`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n string
-			rows.Scan(&n)
-			t.Logf("attendance_failure type at %s", n)
-			if n != "temp.main.attendance_failure" {
-				t.Errorf("attendance_failure type created outside temp: %s", n)
-			}
+		var inTemp, elsewhere int
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE database_name = 'temp'), count(*) FILTER (WHERE database_name <> 'temp')
+			FROM duckdb_types() WHERE type_name = 'attendance_failure'`).Scan(&inTemp, &elsewhere); err != nil || inTemp != 1 || elsewhere != 0 {
+			t.Errorf("attendance_failure: %d in temp, %d elsewhere (%v); want 1 and 0", inTemp, elsewhere, err)
 		}
 	}
 	left := func(when string) {
@@ -121,5 +116,35 @@ func TestHeaderOnlyAttendanceFiles(t *testing.T) {
 	}
 	if s := res.Stats[2]; s.RowsRead != 1 || s.RowsQuarantined != 1 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// Loaded marks are counted as read less those set aside, so Commit checks
+// that as many reach sessions: a mark lost between the count and the load
+// (here, its session mark's checks gone) fails the run and loads nothing.
+func TestCommitRefusesAMarkLostBeforeTheLoad(t *testing.T) {
+	conn, tok, dir := setup(t)
+	ctx := context.Background()
+	a := schemas.MakeUPN(373, 1)
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group\n900001,"+a+",3\n")
+	marks := write(t, dir, "marks.csv", "school_urn,upn,session_date,session,mark\n900001,"+a+",2024-09-02,AM,/\n900001,"+a+",2024-09-02,PM,/\n")
+	res, err := Load(ctx, conn, []File{{Source: schemas.SourceRoster, Path: roster}, {Source: schemas.SourceAttendance, Path: marks}}, tok, filepath.Join(dir, "q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	if got := res.Stats[1].RowsLoaded; got != 2 {
+		t.Fatalf("%d marks counted as loaded, want 2", got)
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM checked_session_marks WHERE session = 'PM'::session_half"); err != nil {
+		t.Fatal(err)
+	}
+	err = Commit(ctx, conn, res, "run")
+	if err == nil || !strings.Contains(err.Error(), "2 attendance marks were counted as loaded but 1 were loaded") {
+		t.Fatalf("Commit returned %v, want it to refuse the lost mark", err)
+	}
+	var sessions int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sessions").Scan(&sessions); err != nil || sessions != 0 {
+		t.Errorf("%d sessions in the warehouse after a refused commit (%v), want 0", sessions, err)
 	}
 }
