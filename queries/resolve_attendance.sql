@@ -2,11 +2,11 @@
 -- (loaded_attendance): when the same pupil, date and session has more than
 -- one mark, the best-mark rule keeps one: present > approved educational
 -- activity > authorised > unauthorised > not possible > pending, then the
--- earliest file (by name) and line. Each other mark becomes a duplicate when it is the kept mark,
--- otherwise it is quarantined as conflicting_mark. Against marks already
--- loaded from other attendance files (sessions, less replaced_files) the
--- loaded mark stands: an identical mark is a duplicate, a different one
--- conflicting_mark. Only the rows that change are recorded, in
+-- earliest file (by name) and line. Each other mark becomes a duplicate when
+-- it is the kept mark, otherwise it is quarantined as conflicting_mark.
+-- Against marks already loaded from other attendance files (sessions, less
+-- replaced_files) the loaded mark stands: an identical mark is a duplicate, a
+-- different one conflicting_mark. Only the rows that change are recorded, in
 -- resolved_attendance, which loaded_attendance then leaves out.
 --
 -- Finding the repeats must not cost a grouping of every mark by its session
