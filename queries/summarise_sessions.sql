@@ -25,7 +25,10 @@
 MERGE INTO pupil_terms p
 USING (
     WITH marks AS (
-        SELECT s.pupil_key, s.school_urn, c.term_idx, s.category, c.day_in_term * 2 + (s.session = 'PM'::session_half)::INTEGER AS half_day
+        -- half_day is a USMALLINT so that 1::UBIGINT << (63 - half_day % 64)
+        -- stays a UBIGINT: shifted by an INTEGER, DuckDB widens both to
+        -- HUGEINT, which took 0.34 s of a trust's 0.82 s full load here.
+        SELECT s.pupil_key, s.school_urn, c.term_idx, s.category, (c.day_in_term * 2 + (s.session = 'PM'::session_half)::INTEGER)::USMALLINT AS half_day
         FROM summary_input s
         JOIN cfg_dates c USING (session_date)
         WHERE s.category IN ('P'::attendance_category, 'AEA'::attendance_category, 'AUTH'::attendance_category, 'UNAUTH'::attendance_category)
