@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/outcomes/outcomes/pipeline/ingest"
 	"github.com/outcomes/outcomes/queries"
 )
 
@@ -32,10 +33,11 @@ func windowsWarehouse(ctx context.Context, t *testing.T, conn *sql.Conn, extra .
 		"CREATE OR REPLACE TEMP TABLE cfg_terms (term_id VARCHAR PRIMARY KEY, start_date DATE, end_date DATE, max_sessions BIGINT, idx INTEGER)",
 		`INSERT INTO cfg_terms VALUES ('autumn', DATE '2024-09-02', DATE '2024-12-20', 300, 0), ('spring', DATE '2025-01-06', DATE '2025-04-04', 300, 1),
 		 ('summer', DATE '2025-04-22', DATE '2025-07-18', 300, 2)`,
-		`CREATE OR REPLACE TEMP TABLE cfg_dates AS SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
-		   CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
-		 FROM cfg_terms t, range(t.start_date, t.end_date + 1, INTERVAL 1 DAY) r(d)
-		 WHERE isodow(d) <= 5 AND NOT (d BETWEEN DATE '2024-10-28' AND DATE '2024-11-01')`,
+		`CREATE OR REPLACE TEMP TABLE cfg_dates AS SELECT *, ` + ingest.HalfDayColumns + ` FROM (
+		   SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
+		          CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
+		   FROM cfg_terms t, range(t.start_date, t.end_date + 1, INTERVAL 1 DAY) r(d)
+		   WHERE isodow(d) <= 5 AND NOT (d BETWEEN DATE '2024-10-28' AND DATE '2024-11-01'))`,
 		// As ingest.DefinePartitions does: the autumn term's 110 days.
 		"CREATE OR REPLACE TEMP MACRO term_slots() AS 220",
 		"CREATE OR REPLACE TEMP TABLE cfg_impact_bands (band_idx INTEGER, lower DOUBLE, upper DOUBLE, no_baseline BOOLEAN)",

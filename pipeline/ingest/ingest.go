@@ -262,12 +262,16 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	// Every date of every term, so millions of marks find their term by an
 	// equality (hash) join instead of a range join. Terms never overlap.
 	// day_in_term counts from 0 at the term's start; term_slots() is one more
-	// than the largest half-day number in a term (day_in_term x 2 + 1 for PM),
-	// the range of resolve_attendance.sql's bitstrings.
+	// than the largest half-day number in a term (day_in_term x 2 + 1 for PM).
+	// Half-day h is bit 63 - h % 64 of 64-bit word h / 64 (summarise_sessions.sql,
+	// resolve_attendance.sql): each date's word and its morning's bit are
+	// worked out here once, not for each of millions of marks; the
+	// afternoon's is the next bit down (am_bit >> 1).
 	if err := insert(`CREATE OR REPLACE TEMP TABLE cfg_dates AS
-		SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
-		       CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
-		FROM cfg_terms t, generate_series(t.start_date::TIMESTAMP, t.end_date::TIMESTAMP, INTERVAL 1 DAY) g(d)`); err != nil {
+		SELECT *, ` + HalfDayColumns + `
+		FROM (SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
+		             CAST(CAST(d AS DATE) - t.start_date AS INTEGER) AS day_in_term
+		      FROM cfg_terms t, generate_series(t.start_date::TIMESTAMP, t.end_date::TIMESTAMP, INTERVAL 1 DAY) g(d))`); err != nil {
 		return err
 	}
 	var slots int64
@@ -279,6 +283,12 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	}
 	return nil
 }
+
+// HalfDayColumns derive cfg_dates' word and am_bit from its day_in_term:
+// half-day h = day_in_term x 2 (+ 1 for PM) is bit 63 - h % 64 of 64-bit word
+// h / 64. The shift is by a USMALLINT: by an INTEGER, DuckDB would widen the
+// UBIGINT to HUGEINT.
+const HalfDayColumns = `(day_in_term // 32)::UTINYINT AS word, 1::UBIGINT << (63 - day_in_term * 2 % 64)::USMALLINT AS am_bit`
 
 // storedFile is what the warehouse remembers of a file read by an earlier run.
 type storedFile struct {
