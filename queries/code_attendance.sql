@@ -37,8 +37,10 @@ SELECT file_id, (row_number() OVER (PARTITION BY file_id ORDER BY school_urn, se
        school_urn, session_date, session, mark
 FROM (SELECT DISTINCT file_id, school_urn, session_date, session, mark FROM coded_raw_attendance);
 
+-- Lines are INTEGERs in attendance_codes (pipeline/ingest/codes.go); a file
+-- with more lines was refused when it was staged.
 INSERT INTO attendance_codes
-SELECT c.file_id, c.line, c.upn, sm.id
+SELECT c.file_id, c.line::INTEGER, c.upn, sm.id
 FROM coded_raw_attendance c
 JOIN attendance_session_marks sm USING (file_id, school_urn, session_date, session, mark);
 

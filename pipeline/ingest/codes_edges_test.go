@@ -108,3 +108,45 @@ func TestNoFallbackLogOnError(t *testing.T) {
 		t.Errorf("codeAttendance failed (%v) yet logged:\n%s", err, logBuf.String())
 	}
 }
+
+// TestAttendanceFilePastTheLastLine: attendance_codes numbers lines as
+// INTEGERs, so a file with more lines than that is refused with its name and
+// the first line past the limit, whether it is coded as read or staged as
+// text first (here, for mixing CRLF and LF line endings). The limit is
+// lowered to three lines for the test.
+func TestAttendanceFilePastTheLastLine(t *testing.T) {
+	saved := maxAttendanceLine
+	maxAttendanceLine = 3
+	t.Cleanup(func() { maxAttendanceLine = saved })
+	a := schemas.MakeUPN(373, 1)
+	for _, tc := range []struct {
+		name, headerEnd string
+	}{
+		{"coded as read", "\n"},
+		{"staged as text", "\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			roster := write(t, dir, "roster.csv", fmt.Sprintf("school_urn,upn,year_group\n900001,%s,3\n", a))
+			attendance := write(t, dir, "long.csv", "school_urn,upn,session_date,session,mark"+tc.headerEnd+strings.Join([]string{
+				fmt.Sprintf("900001,%s,2024-09-02,AM,/", a), // line 2
+				fmt.Sprintf("900001,%s,2024-09-02,PM,/", a), // line 3: the last line allowed
+				fmt.Sprintf("900001,%s,2024-09-03,AM,/", a), // line 4
+			}, "\n")+"\n")
+			_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster},
+				{Source: schemas.SourceAttendance, Path: attendance}}, tok, filepath.Join(dir, "q"))
+			if err == nil {
+				t.Fatal("a file past the last line was loaded")
+			}
+			msg := err.Error()
+			for _, want := range []string{"long.csv", "line 4:", "split it"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, a) {
+				t.Errorf("error %q holds a UPN", msg)
+			}
+		})
+	}
+}

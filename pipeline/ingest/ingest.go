@@ -290,6 +290,23 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 // UBIGINT to HUGEINT.
 const HalfDayColumns = `(day_in_term // 32)::UTINYINT AS word, 1::UBIGINT << (63 - day_in_term * 2 % 64)::USMALLINT AS am_bit`
 
+// checkAttendanceLines refuses attendance staged as text with a line past
+// maxAttendanceLine, which attendance_codes cannot number (files coded as
+// read are checked as they are read).
+func checkAttendanceLines(ctx context.Context, conn *sql.Conn) error {
+	var file string
+	var line int64
+	err := conn.QueryRowContext(ctx, `SELECT file, max(line) FROM raw_attendance GROUP BY file HAVING max(line) > ? ORDER BY file LIMIT 1`,
+		maxAttendanceLine).Scan(&file, &line)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("count the lines of attendance staged as text: %w", plainDuckDBError(err))
+	}
+	return fmt.Errorf("read %s: %w", file, tooManyLines(line))
+}
+
 // storedFile is what the warehouse remembers of a file read by an earlier run.
 type storedFile struct {
 	id    int
@@ -523,6 +540,9 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	// Attendance staged as text (none, usually) is coded as regular files were.
 	if textAttendance {
 		progress.start("code staged attendance")
+		if err := checkAttendanceLines(ctx, conn); err != nil {
+			return nil, err
+		}
 		if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
 			return nil, fmt.Errorf("code_attendance: %w", plainDuckDBError(err))
 		}
