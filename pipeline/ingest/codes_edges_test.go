@@ -110,36 +110,44 @@ func TestNoFallbackLogOnError(t *testing.T) {
 }
 
 // TestAttendanceFilePastTheLastLine: attendance_codes numbers lines as
-// INTEGERs, so a file with more lines than that is refused with its name and
+// INTEGERs, so a file with more lines than that is refused with its path and
 // the first line past the limit, whether it is coded as read or staged as
-// text first (here, for mixing CRLF and LF line endings). The limit is
-// lowered to three lines for the test.
+// text first (here, for a blank line, which the coded reader leaves to the
+// general reader; the log says which read it). The limit is lowered to
+// three lines for the test.
 func TestAttendanceFilePastTheLastLine(t *testing.T) {
 	saved := maxAttendanceLine
 	maxAttendanceLine = 3
 	t.Cleanup(func() { maxAttendanceLine = saved })
 	a := schemas.MakeUPN(373, 1)
 	for _, tc := range []struct {
-		name, headerEnd string
+		name, afterHeader string
+		asText            bool
 	}{
-		{"coded as read", "\n"},
-		{"staged as text", "\r\n"},
+		{"coded as read", "", false},
+		{"staged as text", "\n", true}, // line 2 blank: the marks are lines 3 to 6
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, tok, dir := setup(t)
 			roster := write(t, dir, "roster.csv", fmt.Sprintf("school_urn,upn,year_group\n900001,%s,3\n", a))
-			attendance := write(t, dir, "long.csv", "school_urn,upn,session_date,session,mark"+tc.headerEnd+strings.Join([]string{
-				fmt.Sprintf("900001,%s,2024-09-02,AM,/", a), // line 2
-				fmt.Sprintf("900001,%s,2024-09-02,PM,/", a), // line 3: the last line allowed
-				fmt.Sprintf("900001,%s,2024-09-03,AM,/", a), // line 4
+			attendance := write(t, dir, "long.csv", "school_urn,upn,session_date,session,mark\n"+tc.afterHeader+strings.Join([]string{
+				fmt.Sprintf("900001,%s,2024-09-02,AM,/", a),
+				fmt.Sprintf("900001,%s,2024-09-02,PM,/", a),
+				fmt.Sprintf("900001,%s,2024-09-03,AM,/", a),
+				fmt.Sprintf("900001,%s,2024-09-03,PM,/", a),
 			}, "\n")+"\n")
-			_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster},
-				{Source: schemas.SourceAttendance, Path: attendance}}, tok, filepath.Join(dir, "q"))
+			var logBuf bytes.Buffer
+			_, err := LoadWithOptions(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster},
+				{Source: schemas.SourceAttendance, Path: attendance}}, tok, filepath.Join(dir, "q"),
+				Options{Logger: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			if err == nil {
 				t.Fatal("a file past the last line was loaded")
 			}
+			if got := strings.Contains(logBuf.String(), "read by the general CSV reader"); got != tc.asText {
+				t.Fatalf("read by the general CSV reader: %v, want %v; log:\n%s", got, tc.asText, logBuf.String())
+			}
 			msg := err.Error()
-			for _, want := range []string{"long.csv", "line 4:", "split it"} {
+			for _, want := range []string{"read " + attendance + ": line 4:", "split it"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not say %q", msg, want)
 				}

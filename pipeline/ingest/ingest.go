@@ -292,17 +292,22 @@ const HalfDayColumns = `(day_in_term // 32)::UTINYINT AS word, 1::UBIGINT << (63
 
 // checkAttendanceLines refuses attendance staged as text with a line past
 // maxAttendanceLine, which attendance_codes cannot number (files coded as
-// read are checked as they are read).
-func checkAttendanceLines(ctx context.Context, conn *sql.Conn) error {
+// read are checked as they are read). It names the file by its path (paths,
+// by file id) and the first line past the limit.
+func checkAttendanceLines(ctx context.Context, conn *sql.Conn, paths map[int]string) error {
+	var id int
 	var file string
 	var line int64
-	err := conn.QueryRowContext(ctx, `SELECT file, max(line) FROM raw_attendance GROUP BY file HAVING max(line) > ? ORDER BY file LIMIT 1`,
-		maxAttendanceLine).Scan(&file, &line)
+	err := conn.QueryRowContext(ctx, `SELECT file_id, file, min(line) FROM raw_attendance WHERE line > ?
+		GROUP BY file_id, file ORDER BY file, file_id LIMIT 1`, maxAttendanceLine).Scan(&id, &file, &line)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return fmt.Errorf("count the lines of attendance staged as text: %w", plainDuckDBError(err))
+	}
+	if path, ok := paths[id]; ok {
+		file = path
 	}
 	return fmt.Errorf("read %s: %w", file, tooManyLines(line))
 }
@@ -540,7 +545,11 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	// Attendance staged as text (none, usually) is coded as regular files were.
 	if textAttendance {
 		progress.start("code staged attendance")
-		if err := checkAttendanceLines(ctx, conn); err != nil {
+		paths := map[int]string{}
+		for _, st := range stats {
+			paths[st.FileID] = st.Path
+		}
+		if err := checkAttendanceLines(ctx, conn, paths); err != nil {
 			return nil, err
 		}
 		if _, err := conn.ExecContext(ctx, queries.Get("code_attendance")); err != nil {
