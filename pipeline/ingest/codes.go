@@ -35,8 +35,8 @@ import (
 //     UPN and the number of its session mark. The line is an INTEGER, not a
 //     BIGINT: 4 bytes a mark less, 390 MB at region scale, where the table
 //     is near DuckDB's memory limit. A file of more lines than an INTEGER
-//     holds (maxAttendanceLine, over 2 billion) is refused, with its name
-//     and the line.
+//     holds (maxAttendanceLine, over 2 billion) is refused, with its path
+//     and the first line past the limit.
 //
 // Why a session mark rather than a code per column: a file has millions of
 // records but only thousands of session marks (20 schools x 195 days x 2

@@ -263,10 +263,8 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 	// equality (hash) join instead of a range join. Terms never overlap.
 	// day_in_term counts from 0 at the term's start; term_slots() is one more
 	// than the largest half-day number in a term (day_in_term x 2 + 1 for PM).
-	// Half-day h is bit 63 - h % 64 of 64-bit word h / 64 (summarise_sessions.sql,
-	// resolve_attendance.sql): each date's word and its morning's bit are
-	// worked out here once, not for each of millions of marks; the
-	// afternoon's is the next bit down (am_bit >> 1).
+	// Each date's word and its morning's bit (HalfDayColumns) are worked out
+	// here once, not for each of millions of marks.
 	if err := insert(`CREATE OR REPLACE TEMP TABLE cfg_dates AS
 		SELECT *, ` + HalfDayColumns + `
 		FROM (SELECT CAST(d AS DATE) AS session_date, t.term_id, t.idx AS term_idx, t.max_sessions,
@@ -286,8 +284,9 @@ func DefinePartitions(ctx context.Context, conn *sql.Conn, p Partitions) error {
 
 // HalfDayColumns derive cfg_dates' word and am_bit from its day_in_term:
 // half-day h = day_in_term x 2 (+ 1 for PM) is bit 63 - h % 64 of 64-bit word
-// h / 64. The shift is by a USMALLINT: by an INTEGER, DuckDB would widen the
-// UBIGINT to HUGEINT.
+// h / 64 (summarise_sessions.sql, resolve_attendance.sql). The afternoon's bit
+// is the next one down, am_bit >> 1, in the same word. The shift is by a
+// USMALLINT: by an INTEGER, DuckDB would widen the UBIGINT to HUGEINT.
 const HalfDayColumns = `(day_in_term // 32)::UTINYINT AS word, 1::UBIGINT << (63 - day_in_term * 2 % 64)::USMALLINT AS am_bit`
 
 // checkAttendanceLines refuses attendance staged as text with a line past
@@ -296,20 +295,16 @@ const HalfDayColumns = `(day_in_term // 32)::UTINYINT AS word, 1::UBIGINT << (63
 // by file id) and the first line past the limit.
 func checkAttendanceLines(ctx context.Context, conn *sql.Conn, paths map[int]string) error {
 	var id int
-	var file string
 	var line int64
-	err := conn.QueryRowContext(ctx, `SELECT file_id, file, min(line) FROM raw_attendance WHERE line > ?
-		GROUP BY file_id, file ORDER BY file, file_id LIMIT 1`, maxAttendanceLine).Scan(&id, &file, &line)
+	err := conn.QueryRowContext(ctx, `SELECT file_id, min(line) FROM raw_attendance WHERE line > ?
+		GROUP BY file_id ORDER BY file_id LIMIT 1`, maxAttendanceLine).Scan(&id, &line)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return fmt.Errorf("count the lines of attendance staged as text: %w", plainDuckDBError(err))
 	}
-	if path, ok := paths[id]; ok {
-		file = path
-	}
-	return fmt.Errorf("read %s: %w", file, tooManyLines(line))
+	return fmt.Errorf("read %s: %w", paths[id], tooManyLines(line))
 }
 
 // storedFile is what the warehouse remembers of a file read by an earlier run.
