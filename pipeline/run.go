@@ -327,6 +327,14 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 		log.Warn("stored release for these inputs is missing or damaged; a new release will spend budget", LogRelease, id)
 	}
 
+	// A commit that changed no sessions did not check their summary; this
+	// release is drawn from it, so it is checked now, before budget is spent.
+	if !loaded.SummaryChecked {
+		if err := ingest.CheckSummary(ctx, conn); err != nil {
+			return nil, fmt.Errorf("no release was drawn: %w", err)
+		}
+	}
+
 	// Budget first, then noise.
 	releaseID := runID
 	scopes := c.Scopes()

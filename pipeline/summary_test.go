@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/outcomes/outcomes/fixtures"
+	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/queries"
 	"github.com/outcomes/outcomes/transforms/privacy/privacytest"
 )
@@ -136,30 +137,102 @@ func summaryAndRebuild(t *testing.T, r *Runner) (kept, rebuilt []string) {
 }
 
 // TestCommitRefusesAnInconsistentSummary: a pupil_terms that contradicts
-// itself (a key twice; half-day words that disagree with their counts) fails the
-// run in Commit, before any budget is spent.
+// itself (a key twice; half-day words that disagree with their counts) fails
+// the run before any budget is spent: in Commit when the run loads marks, and
+// before the draw when it loads none but draws a new release.
 func TestCommitRefusesAnInconsistentSummary(t *testing.T) {
-	for _, tc := range []struct{ name, corrupt string }{
+	corruptions := []struct{ name, corrupt string }{
 		{"a row twice", "INSERT INTO pupil_terms SELECT * FROM pupil_terms LIMIT 1"},
 		{"a count off by one", "UPDATE pupil_terms SET possible = possible + 1 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
 		{"an attended bit lost", "UPDATE pupil_terms SET attended_w0 = 0, attended_w1 = 0, attended_w2 = 0, attended_w3 = 0, attended_w4 = 0, attended_w5 = 0, authorised = 0, unauthorised = 0 WHERE rowid = (SELECT min(rowid) FROM pupil_terms)"},
 		{"a possible bit lost", "UPDATE pupil_terms SET possible_w0 = possible_w0 & (possible_w0 - 1) WHERE rowid = (SELECT min(rowid) FROM pupil_terms WHERE possible_w0 <> 0)"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 20, Seed: 12})
-			r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
-			if _, err := r.Run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			conn := warehouseConn(t, r)
-			if _, err := conn.ExecContext(context.Background(), tc.corrupt); err != nil {
-				t.Fatal(err)
-			}
-			cfg.Privacy.ProvisionalEpsilon /= 2 // a new release, not a republication
-			_, err := r.Run(context.Background())
-			if err == nil || !strings.Contains(err.Error(), "summary (pupil_terms) is inconsistent") {
-				t.Fatalf("run on a corrupted summary: %v, want it refused", err)
-			}
-		})
 	}
+	nextRuns := []struct {
+		name string
+		// next changes the configuration for the run after the corruption;
+		// lastWeek is the marks the first run was not given.
+		next  func(cfg *config.Config, lastWeek string)
+		where string
+	}{
+		{"a new day's marks", func(cfg *config.Config, lastWeek string) {
+			cfg.Inputs.Attendance = append(cfg.Inputs.Attendance, lastWeek)
+		}, "nothing was loaded"},
+		{"a new release from the same marks", func(cfg *config.Config, _ string) {
+			cfg.Privacy.ProvisionalEpsilon /= 2 // a new release, not a republication
+		}, "no release was drawn"},
+	}
+	for _, next := range nextRuns {
+		for _, tc := range corruptions {
+			t.Run(next.name+"/"+tc.name, func(t *testing.T) {
+				ctx := context.Background()
+				cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 20, Seed: 12})
+				lastWeek := splitOffLastWeek(t, cfg.Path(cfg.Inputs.Attendance[0]))
+				r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
+				if _, err := r.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+				conn := warehouseConn(t, r)
+				if _, err := conn.ExecContext(ctx, tc.corrupt); err != nil {
+					t.Fatal(err)
+				}
+				conn.Close()
+				releases := ledgerRows(t, cfg)
+				next.next(cfg, lastWeek)
+				_, err := r.Run(ctx)
+				if err == nil || !strings.Contains(err.Error(), "summary (pupil_terms) is inconsistent") || !strings.Contains(err.Error(), next.where) {
+					t.Fatalf("run on a corrupted summary: %v, want it refused with %q", err, next.where)
+				}
+				if n := ledgerRows(t, cfg); n != releases {
+					t.Errorf("the refused run left %d releases in the ledger, want %d: no budget may be spent", n, releases)
+				}
+			})
+		}
+	}
+}
+
+// splitOffLastWeek moves the marks from 14 July 2025 on out of the
+// attendance file at path into a file of their own, and returns its path.
+func splitOffLastWeek(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	var before, after strings.Builder
+	before.WriteString(lines[0] + "\n")
+	after.WriteString(lines[0] + "\n")
+	for _, l := range lines[1:] {
+		if strings.Split(l, ",")[2] < "2025-07-14" {
+			before.WriteString(l + "\n")
+		} else {
+			after.WriteString(l + "\n")
+		}
+	}
+	if after.Len() == len(lines[0])+1 {
+		t.Fatal("the fixture has no marks from 14 July 2025 on")
+	}
+	lastWeek := path + ".last-week.csv"
+	if err := os.WriteFile(path, []byte(before.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lastWeek, []byte(after.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return lastWeek
+}
+
+// ledgerRows counts the releases the privacy ledger records.
+func ledgerRows(t *testing.T, cfg *config.Config) int {
+	t.Helper()
+	db, err := OpenLedger(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM privacy_ledger").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

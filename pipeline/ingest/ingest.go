@@ -147,6 +147,11 @@ type Result struct {
 	// read again (Options.RosterContext): Commit keeps the pupils and
 	// participation the warehouse holds, and Linkage is the stored report.
 	RosterKept bool
+	// SummaryChecked is set by Commit when it changed the sessions summary
+	// and checked it (CheckSummary). A run that changed nothing leaves the
+	// summary as the last check passed it; before drawing a release from
+	// it, the run checks it again.
+	SummaryChecked bool
 	// rosterContext is recorded with the pupils Commit loads.
 	rosterContext string
 }
@@ -595,7 +600,8 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 		return err
 	}
 	defer tx.Rollback()
-	if err := deleteReplacedSessions(ctx, tx); err != nil {
+	resummarised, err := deleteReplacedSessions(ctx, tx)
+	if err != nil {
 		return err
 	}
 	// Every mark counted as loaded must reach sessions: the count is taken
@@ -633,12 +639,20 @@ func Commit(ctx context.Context, conn *sql.Conn, res *Result, runID string) erro
 	}
 	// The marks loaded now are added to the summary from the checked rows:
 	// reading them back from sessions inside this transaction took seven
-	// times as long.
-	if err := summarise(ctx, tx, "loaded_attendance"); err != nil {
-		return err
+	// times as long. A run that loads no marks and summarises nothing again
+	// (a weekend's run, with no new file) skips both the summary and its
+	// check: the run checks it before drawing from it (SummaryChecked), and
+	// a run that only republishes draws nothing.
+	if n > 0 {
+		if err := summarise(ctx, tx, "loaded_attendance"); err != nil {
+			return err
+		}
 	}
-	if err := checkSummary(ctx, tx); err != nil {
-		return err
+	if n > 0 || resummarised {
+		if err := CheckSummary(ctx, tx); err != nil {
+			return fmt.Errorf("nothing was loaded: %w", err)
+		}
+		res.SummaryChecked = true
 	}
 	forget := append([]int{}, res.Removed...)
 	for _, s := range res.Stats {
@@ -729,12 +743,16 @@ func recordRoster(ctx context.Context, tx *sql.Tx, res *Result) error {
 	return nil
 }
 
-// checkSummary refuses to commit a pupil_terms that contradicts itself: a
-// key twice, or half-day words whose set bits disagree with the counts beside
-// them. Both would be a fault in this program, and either would reach the
-// DP input or the impact windows unnoticed; checked here, before any budget
-// is spent, the run fails and the warehouse keeps its last good load.
-func checkSummary(ctx context.Context, tx *sql.Tx) error {
+// CheckSummary refuses a pupil_terms that contradicts itself: a key twice,
+// or half-day words whose set bits disagree with the counts beside them.
+// Both would be a fault in this program, and either would reach the DP
+// input or the impact windows unnoticed. Commit checks a summary it has
+// changed, so the run fails and the warehouse keeps its last good load; a
+// run that changed none checks it before drawing from it. Either way the
+// check comes before any budget is spent.
+func CheckSummary(ctx context.Context, tx interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) error {
 	var repeated, inconsistent int64
 	// (A GROUP BY finds repeated keys in half the time of count(DISTINCT).)
 	if err := tx.QueryRowContext(ctx, `SELECT
@@ -747,7 +765,7 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("check the sessions summary: %w", err)
 	}
 	if repeated > 0 || inconsistent > 0 {
-		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent: %d pupil, school and term keys with more than one row, %d rows whose half-day bits disagree with their counts; nothing was loaded. This is a fault in the program: please report it", repeated, inconsistent)
+		return fmt.Errorf("the sessions summary (pupil_terms) is inconsistent (pupil, school and term keys with more than one row: %d; rows whose half-day bits disagree with their counts: %d). This is a fault in the program: please report it", repeated, inconsistent)
 	}
 	return nil
 }
@@ -761,22 +779,23 @@ func checkSummary(ctx context.Context, tx *sql.Tx) error {
 // again: a school's re-sent file costs that school's pupils, not the
 // region's. When the configured terms differ from those the summary was
 // built for (the words number each term's half-days), or its query has
-// changed, it is rebuilt from every session kept.
-func deleteReplacedSessions(ctx context.Context, tx *sql.Tx) error {
+// changed, it is rebuilt from every session kept. It says whether it
+// summarised any sessions again.
+func deleteReplacedSessions(ctx context.Context, tx *sql.Tx) (resummarised bool, err error) {
 	var calendar, built string
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(string_agg(term_id || ' ' || start_date || ' ' || end_date, ', ' ORDER BY term_id), '')
 		|| '; ' || term_slots() || ' half-days' FROM cfg_terms`).Scan(&calendar); err != nil {
-		return fmt.Errorf("summarise sessions: %w", err)
+		return false, fmt.Errorf("summarise sessions: %w", err)
 	}
 	// The summary's definition too: a changed query rebuilds it.
 	definition := sha256.Sum256([]byte(queries.Get("summarise_sessions")))
 	calendar += "; summarise_sessions.sql " + hex.EncodeToString(definition[:8])
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(calendar), '') FROM pupil_terms_calendar").Scan(&built); err != nil {
-		return fmt.Errorf("summarise sessions: %w", err)
+		return false, fmt.Errorf("summarise sessions: %w", err)
 	}
 	var deleted bool
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) > 0 FROM replaced_files").Scan(&deleted); err != nil {
-		return fmt.Errorf("summarise sessions: %w", err)
+		return false, fmt.Errorf("summarise sessions: %w", err)
 	}
 	deleteSessions := "DELETE FROM sessions WHERE file_id IN (SELECT file_id FROM replaced_files)"
 	var stmts []string
@@ -794,25 +813,25 @@ func deleteReplacedSessions(ctx context.Context, tx *sql.Tx) error {
 		}
 		from = "sessions SEMI JOIN summary_pupils USING (pupil_key)"
 	default:
-		return nil
+		return false, nil
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("summarise sessions: %w", err)
+			return false, fmt.Errorf("summarise sessions: %w", err)
 		}
 	}
 	if err := summarise(ctx, tx, from); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS summary_pupils"); err != nil {
-		return fmt.Errorf("summarise sessions: %w", err)
+		return false, fmt.Errorf("summarise sessions: %w", err)
 	}
 	if calendar != built {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO pupil_terms_calendar VALUES (?)", calendar); err != nil {
-			return fmt.Errorf("summarise sessions: %w", err)
+			return false, fmt.Errorf("summarise sessions: %w", err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // summarise adds to pupil_terms the sessions the relation from selects
