@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -105,7 +106,19 @@ func windowRows(ctx context.Context, t *testing.T, conn *sql.Conn) []string {
 		FROM impact_windows ORDER BY ALL`)
 }
 
+// compareWithReference builds the warehouse with extra statements and
+// compares the windows for each max_programmes_per_pupil: 1 makes the
+// participants in two programmes, and the comparison pupils (whom both
+// programmes' cells match), keep one chosen by the salted hash.
 func compareWithReference(t *testing.T, extra ...string) {
+	for _, maxProgrammes := range []int64{1, 2} {
+		t.Run(fmt.Sprintf("max_programmes_%d", maxProgrammes), func(t *testing.T) {
+			compareWithReferenceAt(t, maxProgrammes, extra...)
+		})
+	}
+}
+
+func compareWithReferenceAt(t *testing.T, maxProgrammes int64, extra ...string) {
 	ctx := context.Background()
 	conn := memoryConn(t)
 	windowsWarehouse(ctx, t, conn, extra...)
@@ -113,7 +126,7 @@ func compareWithReference(t *testing.T, extra ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := windowParams{salt: 7, maxProgrammes: 2, window: 10, minWindow: 4, maxChange: 3000, minBaseline: 10}
+	p := windowParams{salt: 7, maxProgrammes: maxProgrammes, window: 10, minWindow: 4, maxChange: 3000, minBaseline: 10}
 	if _, err := conn.ExecContext(ctx, string(old), p.salt, p.maxProgrammes, p.window, p.minWindow, p.maxChange, p.minBaseline); err != nil {
 		t.Fatal(err)
 	}

@@ -36,14 +36,21 @@ WITH per_school AS (
     JOIN cfg_terms t USING (term_id)
     WHERE pt.possible > 0
 ),
+-- The one school per pupil and term: most possible sessions, ties broken by
+-- the salted hash. arg_min over (-possible, hash) picks the row a row_number
+-- window ordered that way would (queries/testdata/contributions_reference.sql
+-- keeps that form, and a test compares the two); an aggregate costs a nightly
+-- run less than a window, which first sorts every pupil's rows into
+-- partitions, each a new block of memory touched for the first time.
 school_level AS (
-    SELECT pupil_key, school_idx, term_idx, max_sessions, possible, authorised, unauthorised
+    SELECT pupil_key, r.school_idx, term_idx, r.max_sessions, r.possible, r.authorised, r.unauthorised
     FROM (
-        SELECT *, row_number() OVER (PARTITION BY pupil_key, term_idx
-                                     ORDER BY possible DESC, hash(pupil_key, school_idx, $1)) AS pick
+        SELECT pupil_key, term_idx,
+               arg_min({'school_idx': school_idx, 'max_sessions': max_sessions, 'possible': possible, 'authorised': authorised, 'unauthorised': unauthorised},
+                       (-possible, hash(pupil_key, school_idx, $1))) AS r
         FROM per_school
+        GROUP BY pupil_key, term_idx
     )
-    WHERE pick = 1
 ),
 trust_level AS (
     SELECT pupil_key, -1 AS school_idx, term_idx, any_value(max_sessions) AS max_sessions,
@@ -66,14 +73,11 @@ participants AS (
     JOIN cfg_programmes cp ON cp.programme_id = pa.programme
     WHERE pa.pupil_key IS NOT NULL AND pa.attended AND pa.event IN ('session', 'completed')
 ),
+-- The $2 programmes with the smallest salted hashes, by the same aggregate.
 kept_programmes AS (
-    SELECT pupil_key, programme_idx
-    FROM (
-        SELECT pupil_key, programme_idx,
-               row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme_idx, $1)) AS pick
-        FROM participants
-    )
-    WHERE pick <= $2
+    SELECT pupil_key, unnest(arg_min(programme_idx, hash(pupil_key, programme_idx, $1), $2)) AS programme_idx
+    FROM participants
+    GROUP BY pupil_key
 )
 SELECT pupil_key, school_idx, term_idx, -1 AS programme_idx, possible, authorised, unauthorised, persistent
 FROM bounded

@@ -22,10 +22,13 @@ WITH participants AS (
     WHERE pa.attended AND pa.event IN ('session', 'completed')
     GROUP BY pa.pupil_key, cp.idx
 )
-SELECT pupil_key, programme_idx, index_date
+-- The $2 programmes with the smallest salted hashes: arg_min keeps them as a
+-- row_number window ordered by the hash would (contributions.sql says why).
+SELECT pupil_key, kept.programme_idx AS programme_idx, kept.index_date AS index_date
 FROM (
-    SELECT *, row_number() OVER (PARTITION BY pupil_key ORDER BY hash(pupil_key, programme_idx, $1)) AS pick
+    SELECT pupil_key, unnest(arg_min({'programme_idx': programme_idx, 'index_date': index_date},
+                                     hash(pupil_key, programme_idx, $1), $2)) AS kept
     FROM participants
+    GROUP BY pupil_key
 )
-WHERE pick <= $2
 ORDER BY programme_idx, index_date

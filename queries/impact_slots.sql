@@ -31,16 +31,16 @@ comparison_slots AS (
     SELECT pupil_key, programme_idx,
            hash(pupil_key, programme_idx, $1, 'month') / 18446744073709551616.0 AS u_month,
            hash(pupil_key, programme_idx, $1, 'day') / 18446744073709551616.0 AS u_day
+    -- The $2 with the smallest salted hashes, as in impact_index_dates.sql.
     FROM (
-        SELECT p.pupil_key, ce.programme_idx,
-               row_number() OVER (PARTITION BY p.pupil_key ORDER BY hash(p.pupil_key, ce.programme_idx, $1)) AS pick
+        SELECT p.pupil_key, unnest(arg_min(ce.programme_idx, hash(p.pupil_key, ce.programme_idx, $1), $2)) AS programme_idx
         FROM pupils p
         JOIN cfg_impact_cells ce
           ON coalesce(ce.school_urn, p.school_urn) = p.school_urn
          AND coalesce(ce.year_group, p.year_group) = p.year_group
         WHERE p.pupil_key NOT IN (SELECT pupil_key FROM impact_participants)
+        GROUP BY p.pupil_key
     )
-    WHERE pick <= $2
 ),
 comparison AS (
     SELECT c.pupil_key, c.programme_idx,
