@@ -41,7 +41,9 @@ WITH per_school AS (
 -- window ordered that way would (queries/testdata/contributions_reference.sql
 -- keeps that form, and a test compares the two); an aggregate costs a nightly
 -- run less than a window, which first sorts every pupil's rows into
--- partitions, each a new block of memory touched for the first time.
+-- partitions, each a new block of memory touched for the first time. The two
+-- agree only because nothing here is NULL: arg_min skips a row whose value or
+-- key is NULL, where a window would keep it.
 school_level AS (
     SELECT pupil_key, r.school_idx, term_idx, r.max_sessions, r.possible, r.authorised, r.unauthorised
     FROM (

@@ -23,7 +23,8 @@ WITH participants AS (
     GROUP BY pa.pupil_key, cp.idx
 )
 -- The $2 programmes with the smallest salted hashes: arg_min keeps them as a
--- row_number window ordered by the hash would (contributions.sql says why).
+-- row_number window ordered by the hash would (contributions.sql says why),
+-- as neither the hash nor the kept values can be NULL.
 SELECT pupil_key, kept.programme_idx AS programme_idx, kept.index_date AS index_date
 FROM (
     SELECT pupil_key, unnest(arg_min({'programme_idx': programme_idx, 'index_date': index_date},
