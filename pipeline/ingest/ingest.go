@@ -177,15 +177,35 @@ type MissingColumnsError struct {
 	// NoHeader is set when no header matched at all: the first row is then
 	// probably data, so Found is left empty rather than quoting it.
 	NoHeader bool
+	// Hint names what the first line suggests is wrong with the file as a
+	// whole (headerHint), or is empty.
+	Hint string
 }
 
+// maxFoundShown is how many of a file's headers a message lists: a file
+// whose lines end in a carriage return alone reads as one line of tens of
+// thousands of fields, and listing them made a 1.6 MB message.
+const maxFoundShown = 20
+
 func (e *MissingColumnsError) Error() string {
-	found := "found " + strings.Join(e.Found, ", ")
+	shown := e.Found
+	more := ""
+	if len(shown) > maxFoundShown {
+		shown, more = shown[:maxFoundShown], fmt.Sprintf(" and %d more", len(e.Found)-maxFoundShown)
+	}
+	found := "found " + strings.Join(shown, ", ") + more
+	if len(e.Found) == 0 && !e.NoHeader {
+		found = "the headers found are not shown: the first line runs on into the rows"
+	}
 	if e.NoHeader {
 		found = "the first row matches none of them: is the header row missing? (its values are not shown: they may be a pupil's)"
 	}
-	return fmt.Sprintf("%s: missing column(s) %s; expected %s; %s%s", e.Path,
-		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), found,
+	hint := ""
+	if e.Hint != "" {
+		hint = "; " + e.Hint
+	}
+	return fmt.Sprintf("%s: missing column(s) %s; expected %s; %s%s%s", e.Path,
+		strings.Join(e.Missing, ", "), strings.Join(e.Expected, ", "), found, hint,
 		mappingText(e.Source, e.Mapping, e.Unmatched))
 }
 

@@ -220,6 +220,64 @@ func TestMissingColumnNamesExpectedAndFound(t *testing.T) {
 	}
 }
 
+// TestMissingColumnsSaysWhatTheFileLooksLike: a file that is not a
+// comma-separated UTF-8 CSV with one record a line reads as a header that
+// lacks columns; the message says what the first line suggests, lists at
+// most maxFoundShown headers, and quotes no value.
+func TestMissingColumnsSaysWhatTheFileLooksLike(t *testing.T) {
+	const header = "school_urn,upn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number"
+	const row = "900001,M373200100000,1,Y,N,M,2019-06-06,Zzyzxleak,Johnson,ZZ9 9ZZ,"
+	rows := func(sep, eol string, n int) string {
+		lines := []string{strings.ReplaceAll(header, ",", sep)}
+		for i := 0; i < n; i++ {
+			lines = append(lines, strings.ReplaceAll(row, ",", sep))
+		}
+		return strings.Join(lines, eol) + eol
+	}
+	utf16 := func(text string) string {
+		b := []byte{0xff, 0xfe}
+		for _, r := range text {
+			b = append(b, byte(r), 0)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		// upn moved last, as mark is in an attendance extract: a required
+		// column then runs into the next line.
+		{"carriage returns alone", strings.Replace(strings.Replace(rows(",", "\r", 400), "school_urn,upn,", "school_urn,", 1), "nhs_number", "nhs_number,upn", 1),
+			"carriage return alone"},
+		{"semicolons", rows(";", "\n", 3), "separated by semicolons"},
+		{"tabs", rows("\t", "\n", 3), "separated by tabs"},
+		{"UTF-16", utf16(rows(",", "\r\n", 3)), "does not look like UTF-8"},
+		{"many unknown headers", "school_urn," + strings.Repeat("extra,", 60) + "year_group\n900001," + strings.Repeat("x,", 60) + "1\n", "and 42 more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			roster := write(t, dir, "roster.csv", tc.content)
+			_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"))
+			var mc *MissingColumnsError
+			if !errors.As(err, &mc) {
+				t.Fatalf("got %v, want a MissingColumnsError", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "roster.csv") || !strings.Contains(msg, "missing column(s)") {
+				t.Errorf("message %q lacks %q", msg, tc.want)
+			}
+			if len(msg) > 1500 {
+				t.Errorf("message of %d bytes: %.300s", len(msg), msg)
+			}
+			// Headers are compared lower-cased, and a value that leaks may be too.
+			for _, value := range []string{"Zzyzxleak", "Johnson", "ZZ9 9ZZ", "zz9_9zz", "M373200100000", "2019-06-06"} {
+				if strings.Contains(strings.ToLower(msg), strings.ToLower(value)) {
+					t.Errorf("message quotes %q: %s", value, msg)
+				}
+			}
+		})
+	}
+}
+
 func TestNormaliseHeader(t *testing.T) {
 	tests := map[string]string{
 		"Pupil UPN": "pupil_upn", "\ufeffschool_urn": "school_urn", " Session Date ": "session_date",

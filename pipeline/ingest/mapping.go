@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/outcomes/outcomes/pipeline/config"
 	"github.com/outcomes/outcomes/schemas"
@@ -93,12 +94,17 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 	}
 	if len(missing) > 0 {
 		e := &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected,
-			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched}
-		if len(out) == 0 {
+			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched, Hint: headerHint(found)}
+		switch {
+		case len(out) == 0:
 			// Nothing matched: the first row is likely data, not a header,
 			// and is not repeated into a message.
 			e.NoHeader = true
-		} else {
+		case e.Hint != "":
+			// The first line is not a header as read: with carriage returns
+			// alone it runs on into the rows, whose values (names too) are
+			// not repeated into a message.
+		default:
 			for _, h := range foundNorm {
 				e.Found = append(e.Found, maskHeader(h))
 			}
@@ -106,6 +112,24 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 		return nil, e
 	}
 	return out, nil
+}
+
+// headerHint says what a first line that names too few columns suggests
+// about the whole file, from its shape alone: the values themselves may be
+// a pupil's and are never quoted.
+func headerHint(found []string) string {
+	line := strings.Join(found, ",")
+	switch {
+	case strings.ContainsRune(line, 0) || !utf8.ValidString(line):
+		return "the file does not look like UTF-8 text (UTF-16, a spreadsheet or another binary format?): save it as CSV in UTF-8"
+	case strings.Contains(line, "\r"):
+		return "its lines seem to end in a carriage return alone (old Mac line endings): save it with Windows or Unix line endings"
+	case len(found) == 1 && strings.Count(line, ";") >= 2:
+		return "its columns seem to be separated by semicolons: save it with commas between columns"
+	case len(found) == 1 && strings.Count(line, "\t") >= 2:
+		return "its columns seem to be separated by tabs: save it with commas between columns"
+	}
+	return ""
 }
 
 // unmatchedMapping lists the mapping's headers that a file does not have:
