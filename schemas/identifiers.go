@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -121,4 +122,22 @@ func MakeTestNHSNumber(n int64) string {
 			return first9 + string(d)
 		}
 	}
+}
+
+// identifierInName matches what looks like an identifier inside a name:
+// a UPN's shape (a letter, 11 digits and a digit or letter), an NHS
+// number's (10 digits, or 3-3-4 with spaces or hyphens, with no digit on
+// either side: a longer run is a date and time, not a number) or a full UK
+// postcode's. It matches shapes, not valid values: a mistyped identifier
+// still names a pupil.
+var identifierInName = regexp.MustCompile(`[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]|` +
+	`(^|[^0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}([^0-9]|$)|` +
+	`(^|[^A-Za-z0-9])[A-Za-z]{1,2}[0-9][0-9A-Za-z]?[ _-]?[0-9][A-Za-z]{2}([^A-Za-z0-9]|$)`)
+
+// NameLooksLikeIdentifier reports whether a file name holds something shaped
+// like a UPN, an NHS number or a postcode. Input file names are written to
+// logs, quarantine files, the warehouse and the published manifest, so such
+// a file is refused before it is read, and the name is never quoted.
+func NameLooksLikeIdentifier(name string) bool {
+	return identifierInName.MatchString(name)
 }

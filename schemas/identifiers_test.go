@@ -80,3 +80,26 @@ func BenchmarkValidNHSNumber(b *testing.B) {
 		_ = ValidNHSNumber("9434765919")
 	}
 }
+
+func TestNameLooksLikeIdentifier(t *testing.T) {
+	for name, want := range map[string]bool{
+		"attendance.csv":                  false,
+		"attendance_2024-09-02.csv":       false,
+		"attendance_20240902123456.csv":   false, // a date and time, not an NHS number
+		"export_20240902_1234.csv":        false,
+		"participation_mhst_2025.parquet": false,
+		"roster Y5 2024.csv":              false,
+		"mhst_9434765919.csv":             true, // NHS number shape
+		"mhst_943 476 5919.csv":           true,
+		"mhst_943-476-5919.csv":           true,
+		"referral_M373200100000.csv":      true, // UPN shape
+		"notes_J987654321098.csv":         true, // UPN shape with a wrong check letter: still a pupil's
+		"S1 5EE referrals.csv":            true, // postcode
+		"pupils_in_SW1A_1AA.csv":          true,
+		"ZZ9 9ZZ.csv":                     true,
+	} {
+		if got := NameLooksLikeIdentifier(name); got != want {
+			t.Errorf("NameLooksLikeIdentifier(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -49,6 +49,13 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 	if abs(*in) == abs(*out) {
 		return usageError{errors.New("--out must be a new file, not the raw input")}
 	}
+	// The names reach the log and the tokenised file's rows; neither may
+	// carry a pupil's identifier (config.Load refuses such input names too).
+	for _, f := range []struct{ flag, path string }{{"--in", *in}, {"--out", *out}} {
+		if schemas.NameLooksLikeIdentifier(filepath.Base(f.path)) {
+			return usageError{fmt.Errorf("the %s file's name holds something shaped like a UPN, an NHS number or a postcode (not shown here); file names are written to logs and to the tokenised file, so rename it", f.flag)}
+		}
+	}
 	if _, err := os.Stat(*out); err == nil {
 		return usageError{fmt.Errorf("%s already exists; remove it or choose another --out", *out)}
 	}
