@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -111,5 +112,44 @@ func TestLeftoversRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file in the temp folder was touched: %v", err)
+	}
+}
+
+// TestBlankLineEndingOtherwise: a blank line that ends otherwise than the
+// records (a CRLF line appended to an LF file, an LF line inside a CRLF
+// file) made DuckDB refuse the whole file ("state machine reached an
+// invalid state"); it is read through the LF copy, every row counted, and a
+// bad row after the blank line quarantined at its own line.
+func TestBlankLineEndingOtherwise(t *testing.T) {
+	const header = "school_urn,upn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number"
+	good := func(i int) string {
+		return fmt.Sprintf("900001,%s,1,Y,N,M,2019-06-06,Ann,Lee,S1 1AA,", schemas.MakeUPN(373, int64(200100000+i)))
+	}
+	bad := "900001," + schemas.MakeUPN(373, 200100099) + ",99,Y,N,M,2019-06-06,Ann,Lee,S1 1AA,"
+	for _, tc := range []struct {
+		name, content string
+		badLine       string
+	}{
+		{"a CRLF blank line at the end of an LF file", header + "\n" + good(1) + "\n" + bad + "\n" + good(2) + "\n\r\n", "3"},
+		{"a CRLF blank line inside an LF file", header + "\n" + good(1) + "\n\r\n" + bad + "\n" + good(2) + "\n", "4"},
+		{"an LF blank line inside a CRLF file", header + "\r\n" + good(1) + "\r\n\n" + bad + "\r\n" + good(2) + "\r\n", "4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			roster := write(t, dir, "roster.csv", tc.content)
+			qdir := filepath.Join(dir, "q")
+			res, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, qdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer DropStaging(conn)
+			if st := res.Stats[0]; st.RowsRead != 3 || st.RowsLoaded != 2 || st.RowsQuarantined != 1 {
+				t.Errorf("read %d, loaded %d, quarantined %d; want 3, 2, 1", st.RowsRead, st.RowsLoaded, st.RowsQuarantined)
+			}
+			got := readQuarantine(t, filepath.Join(qdir, "roster.csv"))
+			if _, ok := got[tc.badLine]; !ok || len(got) != 1 {
+				t.Errorf("quarantined %v, want line %s alone", got, tc.badLine)
+			}
+		})
 	}
 }

@@ -44,12 +44,19 @@ type csvScan struct {
 	// crlf and lf count record endings of each kind: DuckDB refuses a file
 	// that mixes them, so such a file is rewritten with LF endings.
 	crlf, lf int64
+	// blankCRLF and blankLF count blank lines' endings: DuckDB refuses a
+	// blank line that ends differently from the records too (a CRLF line
+	// appended to an LF file), so they count towards mixing.
+	blankCRLF, blankLF int64
 	// bom is true when the file starts with a UTF-8 byte order mark.
 	bom bool
 }
 
-// mixedEndings reports a file whose records end in both CRLF and LF.
-func (s *csvScan) mixedEndings() bool { return s.crlf > 0 && s.lf > 0 }
+// mixedEndings reports a file whose lines, records or blank, end in both
+// CRLF and LF.
+func (s *csvScan) mixedEndings() bool {
+	return s.crlf+s.blankCRLF > 0 && s.lf+s.blankLF > 0
+}
 
 // irregular reports whether line numbers need the breakpoints (a blank line
 // or a line break inside a quoted field somewhere).
@@ -338,7 +345,8 @@ func (sc *scanner) step(c byte) {
 	case '\n':
 		sc.physNL++
 		sc.duckNL++
-		if !sc.lineStart {
+		switch {
+		case !sc.lineStart:
 			// The header's ending counts too: DuckDB takes the file's line
 			// ending from it.
 			sc.header = false
@@ -347,6 +355,10 @@ func (sc *scanner) step(c byte) {
 			} else {
 				s.lf++
 			}
+		case sc.prev == '\r':
+			s.blankCRLF++
+		default:
+			s.blankLF++
 		}
 		sc.lineStart, sc.fieldStart = true, true
 	case '\r':

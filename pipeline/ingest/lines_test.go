@@ -35,6 +35,11 @@ func TestScanCSV(t *testing.T) {
 		{"unterminated quote", "h\n1\n\"a\nb\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 2, false, false},
 		{"not utf-8", "h\n1\n\xe9\n", 2, []breakpoint{{1, 0, 0}}, false, 0, 3, false, false},
 		{"header only", "h\n", 0, []breakpoint{{1, 0, 0}}, true, 0, 1, false, false},
+		// A blank line ending otherwise than the records mixes them too:
+		// DuckDB refuses it ("state machine reached an invalid state").
+		{"crlf blank line in an lf file", "h\n1\n2\n\r\n", 2, []breakpoint{{1, 0, 0}}, true, 0, 3, true, false},
+		{"lf blank line in a crlf file", "h\r\n1\r\n\n2\r\n", 2, []breakpoint{{1, 0, 0}, {2, 1, 1}}, true, 3, 0, true, true},
+		{"crlf blank line in a crlf file", "h\r\n1\r\n\r\n2\r\n", 2, []breakpoint{{1, 0, 0}, {2, 1, 1}}, true, 3, 0, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
