@@ -86,7 +86,8 @@ func scanCSVReference(r io.Reader) (*csvScan, error) {
 			case '\n':
 				physNL++
 				duckNL++
-				if !lineStart {
+				switch {
+				case !lineStart:
 					// The header's ending counts too: DuckDB takes the file's line
 					// ending from it.
 					header = false
@@ -95,6 +96,10 @@ func scanCSVReference(r io.Reader) (*csvScan, error) {
 					} else {
 						s.lf++
 					}
+				case prev == '\r':
+					s.blankCRLF++
+				default:
+					s.blankLF++
 				}
 				lineStart, fieldStart = true, true
 			case '\r':
