@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -594,6 +596,9 @@ func LoadWithOptions(ctx context.Context, conn *sql.Conn, files []File, tok *pse
 	}
 	progress.start("count and quarantine")
 	if err := count(ctx, conn, stats, validated); err != nil {
+		return nil, err
+	}
+	if err := logIgnoredFields(ctx, conn, validated, opt.logger()); err != nil {
 		return nil, err
 	}
 	if err := writeQuarantine(ctx, conn, quarantineDir, validated); err != nil {
@@ -1348,6 +1353,49 @@ func count(ctx context.Context, conn *sql.Conn, stats []Stats, validated []schem
 		}
 	}
 	return rows.Err()
+}
+
+// ignoredFields are the fields a row is loaded without when they are not
+// valid (Stats.Warnings): the row still counts, but the data lead should
+// know where to correct the export.
+var ignoredFields = []struct {
+	source             schemas.Source
+	table, flag, field string
+	reason             string
+}{
+	{schemas.SourceRoster, "checked_roster", "nhs_ignored", "nhs_number", "not 10 digits with a correct check digit: the pupil is loaded without it, and cannot be linked by NHS number"},
+	{schemas.SourceParticipation, "checked_participation", "nhs_ignored", "nhs_number", "not 10 digits with a correct check digit: the record is linked by its other identifiers"},
+	{schemas.SourceParticipation, "checked_participation", "upn_ignored", "upn", "not a valid UPN: the record is linked by its other identifiers"},
+}
+
+// logIgnoredFields logs, per file, how many rows were loaded without an
+// invalid field and their first lines (line numbers, never values): a
+// count in summary.json alone left the data lead nothing to correct.
+func logIgnoredFields(ctx context.Context, conn *sql.Conn, validated []schemas.Source, log *slog.Logger) error {
+	for _, f := range ignoredFields {
+		if !slices.Contains(validated, f.source) {
+			continue
+		}
+		rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT file, count(*), list(line ORDER BY line)[1:10]::VARCHAR
+			FROM %s WHERE %s GROUP BY file ORDER BY file`, f.table, f.flag))
+		if err != nil {
+			return fmt.Errorf("count ignored fields: %w", err)
+		}
+		for rows.Next() {
+			var file, lines string
+			var n int64
+			if err := rows.Scan(&file, &n, &lines); err != nil {
+				rows.Close()
+				return fmt.Errorf("count ignored fields: %w", err)
+			}
+			log.Warn("rows loaded without an invalid field", "file", filepath.Base(file), "column", f.field, "rows", n,
+				"first_lines", strings.Trim(lines, "[]"), "reason", f.reason)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeQuarantine writes quarantine/<source>.csv for every source with

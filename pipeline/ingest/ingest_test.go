@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -288,6 +289,41 @@ func TestHeaderWithAnOpenQuoteIsRefused(t *testing.T) {
 	_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"))
 	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "roster.csv") || !strings.Contains(err.Error(), "header (line 1) opens a quote") {
 		t.Fatalf("got %v, want the file refused for its header's open quote", err)
+	}
+}
+
+// TestIgnoredFieldsAreLoggedWithTheirLines: a roster row with an invalid
+// NHS number is loaded without it; the log names the file, the column, the
+// count and the lines, so the export can be corrected, and never the value.
+func TestIgnoredFieldsAreLoggedWithTheirLines(t *testing.T) {
+	conn, tok, dir := setup(t)
+	valid := schemas.MakeTestNHSNumber(12)
+	invalid := valid[:9] + string('0'+(valid[9]-'0'+1)%10)
+	row := func(i int, nhs string) string {
+		return fmt.Sprintf("900001,%s,1,Y,N,M,2019-06-06,Ann,Lee,S1 1AA,%s\n", schemas.MakeUPN(373, int64(200100000+i)), nhs)
+	}
+	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number\n"+
+		row(1, valid)+row(2, invalid)+row(3, "")+row(4, "12345"))
+	var logs bytes.Buffer
+	res, err := LoadWithOptions(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"),
+		Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer DropStaging(conn)
+	if st := res.Stats[0]; st.RowsLoaded != 4 || st.Warnings["nhs_number_ignored"] != 2 {
+		t.Errorf("loaded %d, nhs_number_ignored %d; want 4 and 2", st.RowsLoaded, st.Warnings["nhs_number_ignored"])
+	}
+	out := logs.String()
+	for _, want := range []string{"rows loaded without an invalid field", "file=roster.csv", "column=nhs_number", "rows=2", `first_lines="3, 5"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, value := range []string{invalid, "12345", valid} {
+		if strings.Contains(out, value) {
+			t.Errorf("log quotes %q", value)
+		}
 	}
 }
 
