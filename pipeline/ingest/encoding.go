@@ -199,12 +199,6 @@ var ErrUnreadable = errors.New("input file cannot be read as configured")
 
 var errEmpty = fmt.Errorf("the file is empty: expected a header row%w", errorsMark{ErrUnreadable})
 
-// errHeaderRunsOn is a header with a quote it does not close on its own
-// line: DuckDB would read every line after it into the header and find no
-// rows at all, so the file is refused rather than read as empty.
-var errHeaderRunsOn = fmt.Errorf("its header (line 1) opens a quote that is not closed on that line, so every line after it would be read "+
-	"as part of the header and no row would be read; remove the quote or close it%w", errorsMark{ErrUnreadable})
-
 // errorsMark lets an error match a sentinel without repeating its text.
 type errorsMark struct{ sentinel error }
 

@@ -1022,11 +1022,6 @@ func header(path string) ([]string, error) {
 	if len(rec) > 0 {
 		rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 	}
-	for _, h := range rec {
-		if strings.ContainsAny(h, "\n") {
-			return nil, errHeaderRunsOn
-		}
-	}
 	return rec, nil
 }
 

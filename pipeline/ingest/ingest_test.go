@@ -279,19 +279,6 @@ func TestMissingColumnsSaysWhatTheFileLooksLike(t *testing.T) {
 	}
 }
 
-// TestHeaderWithAnOpenQuoteIsRefused: a quote the header does not close on
-// its own line made DuckDB read the whole file as the header, and the
-// roster loaded no row without a word; the file is refused instead.
-func TestHeaderWithAnOpenQuoteIsRefused(t *testing.T) {
-	conn, tok, dir := setup(t)
-	roster := write(t, dir, "roster.csv", "school_urn,upn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number,\"notes\n"+
-		"900001,"+schemas.MakeUPN(373, 200100000)+",1,Y,N,M,2019-06-06,Ann,Lee,S1 1AA,\n")
-	_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"))
-	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "roster.csv") || !strings.Contains(err.Error(), "header (line 1) opens a quote") {
-		t.Fatalf("got %v, want the file refused for its header's open quote", err)
-	}
-}
-
 // TestIgnoredFieldsAreLoggedWithTheirLines: a roster row with an invalid
 // NHS number is loaded without it; the log names the file, the column, the
 // count and the lines, so the export can be corrected, and never the value.
