@@ -153,6 +153,11 @@ func (r *Runner) Run(ctx context.Context) (_ *Result, err error) {
 	log := r.Logger.With(LogRunID, runID, "kind", kind)
 	res := &Result{RunID: runID, Kind: kind}
 
+	// Before anything is created or read: a file whose name holds an
+	// identifier would carry it into logs, the warehouse and the release.
+	if err := ingest.CheckFileNames(r.inputFiles()); err != nil {
+		return nil, err
+	}
 	stateDir, _, _ := r.statePaths()
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, &FolderError{Role: "state folder (run.state_dir)", Path: stateDir, Err: err}

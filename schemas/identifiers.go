@@ -2,7 +2,6 @@ package schemas
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -124,20 +123,39 @@ func MakeTestNHSNumber(n int64) string {
 	}
 }
 
-// identifierInName matches what looks like an identifier inside a name:
-// a UPN's shape (a letter, 11 digits and a digit or letter), an NHS
-// number's (10 digits, or 3-3-4 with spaces or hyphens, with no digit on
-// either side: a longer run is a date and time, not a number) or a full UK
-// postcode's. It matches shapes, not valid values: a mistyped identifier
-// still names a pupil.
-var identifierInName = regexp.MustCompile(`[A-Za-z] ?([0-9] ?){11}[0-9A-Za-z]|` +
-	`(^|[^0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}([^0-9]|$)|` +
-	`(^|[^A-Za-z0-9])[A-Za-z]{1,2}[0-9][0-9A-Za-z]?[ _-]?[0-9][A-Za-z]{2}([^A-Za-z0-9]|$)`)
-
-// NameLooksLikeIdentifier reports whether a file name holds something shaped
-// like a UPN, an NHS number or a postcode. Input file names are written to
-// logs, quarantine files, the warehouse and the published manifest, so such
-// a file is refused before it is read, and the name is never quoted.
-func NameLooksLikeIdentifier(name string) bool {
-	return identifierInName.MatchString(name)
+// NameHoldsIdentifier reports whether a file name holds a valid UPN (a
+// letter, 11 digits and a check character that agrees) or a valid NHS
+// number (10 digits, or 3-3-4 split by single separators, whose check
+// digit agrees), each standing on its own between characters that are not
+// letters or digits. Input file names are written to logs, quarantine files,
+// the warehouse and the published manifest, so such a file is refused before
+// it is read, and the name is never quoted. Valid values only, and no
+// postcodes: shapes alone refused ordinary names ("Y6 4th May.csv", a
+// date-and-time stamp, a ten-digit export number), and a check that stops
+// ordinary nightly runs would be switched off.
+func NameHoldsIdentifier(name string) bool {
+	words := strings.FieldsFunc(name, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
+	})
+	digits := func(w string) bool {
+		for _, r := range w {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+		return w != ""
+	}
+	for i, w := range words {
+		if len(w) == 13 && ClassifyUPN(strings.ToUpper(w)) != UPNInvalid {
+			return true
+		}
+		if len(w) == 10 && digits(w) && ValidNHSNumber(w) {
+			return true
+		}
+		if i+2 < len(words) && len(w) == 3 && len(words[i+1]) == 3 && len(words[i+2]) == 4 &&
+			digits(w+words[i+1]+words[i+2]) && ValidNHSNumber(w+words[i+1]+words[i+2]) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package schemas
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestClassifyUPN(t *testing.T) {
 	tests := []struct {
@@ -81,25 +84,31 @@ func BenchmarkValidNHSNumber(b *testing.B) {
 	}
 }
 
-func TestNameLooksLikeIdentifier(t *testing.T) {
+func TestNameHoldsIdentifier(t *testing.T) {
+	upn := MakeUPN(373, 200100000)
+	nhs := MakeTestNHSNumber(12)
+	wrongDigit := nhs[:9] + string('0'+(nhs[9]-'0'+1)%10)
 	for name, want := range map[string]bool{
-		"attendance.csv":                  false,
-		"attendance_2024-09-02.csv":       false,
-		"attendance_20240902123456.csv":   false, // a date and time, not an NHS number
-		"export_20240902_1234.csv":        false,
-		"participation_mhst_2025.parquet": false,
-		"roster Y5 2024.csv":              false,
-		"mhst_9434765919.csv":             true, // NHS number shape
-		"mhst_943 476 5919.csv":           true,
-		"mhst_943-476-5919.csv":           true,
-		"referral_M373200100000.csv":      true, // UPN shape
-		"notes_J987654321098.csv":         true, // UPN shape with a wrong check letter: still a pupil's
-		"S1 5EE referrals.csv":            true, // postcode
-		"pupils_in_SW1A_1AA.csv":          true,
-		"ZZ9 9ZZ.csv":                     true,
+		"referral_" + upn + ".csv":                                  true,
+		"referral_" + strings.ToLower(upn) + ".csv":                 true,
+		"mhst_" + nhs + ".csv":                                      true,
+		"mhst " + nhs[:3] + " " + nhs[3:6] + " " + nhs[6:] + ".csv": true,
+		"mhst_" + nhs[:3] + "-" + nhs[3:6] + "-" + nhs[6:] + ".csv": true,
+		"mhst_" + nhs[:3] + "." + nhs[3:6] + "." + nhs[6:] + ".csv": true,
+		// Ordinary names, including the shapes a shape-only check refused.
+		"attendance.csv":                   false,
+		"Attendance Export 2024-09-02.csv": false,
+		"attendance_20240902123456.csv":    false,
+		"Attendance 20240902 1030.csv":     false,
+		"Y6 4th May referrals.csv":         false,
+		"Y11 2PM register.csv":             false,
+		"S1 5EE referrals.csv":             false, // postcodes are not checked
+		"mhst_" + wrongDigit + ".csv":      false, // not a valid NHS number
+		"export_" + nhs + "1.csv":          false, // eleven digits: not an NHS number
+		"x" + upn + ".csv":                 false, // part of a longer word
 	} {
-		if got := NameLooksLikeIdentifier(name); got != want {
-			t.Errorf("NameLooksLikeIdentifier(%q) = %v, want %v", name, got, want)
+		if got := NameHoldsIdentifier(name); got != want {
+			t.Errorf("NameHoldsIdentifier(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

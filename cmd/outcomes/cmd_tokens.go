@@ -50,10 +50,10 @@ func cmdTokens(_ context.Context, args []string, stdout io.Writer, log *slog.Log
 		return usageError{errors.New("--out must be a new file, not the raw input")}
 	}
 	// The names reach the log and the tokenised file's rows; neither may
-	// carry a pupil's identifier (config.Load refuses such input names too).
+	// carry a pupil's identifier (runs refuse such input names too).
 	for _, f := range []struct{ flag, path string }{{"--in", *in}, {"--out", *out}} {
-		if schemas.NameLooksLikeIdentifier(filepath.Base(f.path)) {
-			return usageError{fmt.Errorf("the %s file's name holds something shaped like a UPN, an NHS number or a postcode (not shown here); file names are written to logs and to the tokenised file, so rename it", f.flag)}
+		if schemas.NameHoldsIdentifier(filepath.Base(f.path)) {
+			return fmt.Errorf("the %s file: %w: its name holds a pupil's UPN or NHS number (not shown here); file names are written to logs and to the tokenised file, so rename it", f.flag, ingest.ErrUnreadable)
 		}
 	}
 	if _, err := os.Stat(*out); err == nil {

@@ -497,11 +497,11 @@ func TestCLIErrors(t *testing.T) {
 
 // TestFileNamesHoldingIdentifiersAreRefused: an input file's name reaches
 // logs, quarantine files, the warehouse and the manifest, so `run` and
-// `tokens` refuse a name shaped like an identifier before reading anything,
-// and say so without quoting it.
+// `tokens` refuse a name holding a valid UPN or NHS number before reading
+// anything, and say so without quoting it.
 func TestFileNamesHoldingIdentifiersAreRefused(t *testing.T) {
 	dir, cfgPath := demoTrust(t)
-	const nhs, postcode = "9434765919", "ZZ9 9ZZ"
+	nhs, upn := schemas.MakeTestNHSNumber(77), schemas.MakeUPN(373, 200100077)
 	raw := filepath.Join(dir, "data", "participation.csv")
 	named := filepath.Join(dir, "data", "mhst_"+nhs+".csv")
 	if err := os.Link(raw, named); err != nil {
@@ -512,20 +512,20 @@ func TestFileNamesHoldingIdentifiersAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	renamed := filepath.Join(dir, "renamed.toml")
-	os.WriteFile(renamed, []byte(strings.Replace(string(b), `"data/roster.csv"`, `"data/roster `+postcode+`.csv"`, 1)), 0o600)
+	os.WriteFile(renamed, []byte(strings.Replace(string(b), `"data/roster.csv"`, `"data/roster `+upn+`.csv"`, 1)), 0o600)
 	for _, tc := range []struct {
 		name, want string
 		args       []string
 	}{
-		{"run", "inputs.roster: the file's name holds something shaped like", []string{"run", "--config", renamed}},
-		{"tokens", "the --in file's name holds something shaped like", []string{"tokens", "--config", cfgPath, "--in", named, "--out", filepath.Join(dir, "out.csv")}},
+		{"run", "roster file 1 of the configuration", []string{"run", "--config", renamed}},
+		{"tokens", "the --in file", []string{"tokens", "--config", cfgPath, "--in", named, "--out", filepath.Join(dir, "out.csv")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := outcomes(t, tc.args...)
-			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
-				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, ExitUsage, tc.want)
+			if code != ExitBadInput || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "holds a pupil's UPN or NHS number") {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, ExitBadInput, tc.want)
 			}
-			for _, v := range []string{nhs, postcode} {
+			for _, v := range []string{nhs, upn} {
 				if strings.Contains(stdout+stderr, v) {
 					t.Errorf("the refusal quotes %q: %s", v, stderr)
 				}

@@ -19,8 +19,6 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/robfig/cron/v3"
-
-	"github.com/outcomes/outcomes/schemas"
 )
 
 // Measure names, used as keys of privacy.weights and in the manifest.
@@ -546,22 +544,6 @@ func (c *Config) validate() error {
 	required("inputs.roster", c.Inputs.Roster)
 	if len(c.Inputs.Attendance) == 0 {
 		bad("inputs.attendance", nil, "needs at least one file")
-	}
-	// A file's name reaches logs, quarantine files, the warehouse and the
-	// published manifest: one that holds a pupil's identifier is refused
-	// here, before anything is read, and not quoted.
-	inputName := func(key, path string) {
-		if path != "" && schemas.NameLooksLikeIdentifier(filepath.Base(path)) {
-			bad(key, nil, "the file's name holds something shaped like a UPN, an NHS number or a postcode (not shown here); "+
-				"file names are written to logs, quarantine files and the published manifest, so rename the file")
-		}
-	}
-	inputName("inputs.roster", c.Inputs.Roster)
-	for i, p := range c.Inputs.Attendance {
-		inputName(fmt.Sprintf("inputs.attendance[%d]", i), p)
-	}
-	for i, p := range c.Inputs.Participation {
-		inputName(fmt.Sprintf("inputs.participation[%d]", i), p)
 	}
 	c.validateSources(bad)
 	required("trust.id", c.Trust.ID)

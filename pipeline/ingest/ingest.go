@@ -158,6 +158,23 @@ type Result struct {
 	rosterContext string
 }
 
+// CheckFileNames refuses input files whose names hold a valid UPN or NHS
+// number (schemas.NameHoldsIdentifier): names are written to logs,
+// quarantine files, the warehouse and the published manifest. The refusal
+// names the file's role and position, never the name. Runs and
+// `outcomes tokens` call it before reading or writing anything.
+func CheckFileNames(files []File) error {
+	seen := map[schemas.Source]int{}
+	for _, f := range files {
+		seen[f.Source]++
+		if schemas.NameHoldsIdentifier(filepath.Base(f.Path)) {
+			return fmt.Errorf("%s file %d of the configuration: %w: its name holds a pupil's UPN or NHS number (not shown here); "+
+				"file names are written to logs, quarantine files and the published manifest, so rename the file", f.Source, seen[f.Source], ErrUnreadable)
+		}
+	}
+	return nil
+}
+
 // Step is one timed step of a load.
 type Step struct {
 	Name    string
