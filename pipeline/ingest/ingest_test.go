@@ -245,10 +245,6 @@ func TestMissingColumnsSaysWhatTheFileLooksLike(t *testing.T) {
 	for _, tc := range []struct {
 		name, content, want string
 	}{
-		// upn moved last, as mark is in an attendance extract: a required
-		// column then runs into the next line.
-		{"carriage returns alone", strings.Replace(strings.Replace(rows(",", "\r", 400), "school_urn,upn,", "school_urn,", 1), "nhs_number", "nhs_number,upn", 1),
-			"carriage return alone"},
 		{"semicolons", rows(";", "\n", 3), "separated by semicolons"},
 		{"tabs", rows("\t", "\n", 3), "separated by tabs"},
 		{"UTF-16", utf16(rows(",", "\r\n", 3)), "does not look like UTF-8"},
@@ -274,6 +270,34 @@ func TestMissingColumnsSaysWhatTheFileLooksLike(t *testing.T) {
 				if strings.Contains(strings.ToLower(msg), strings.ToLower(value)) {
 					t.Errorf("message quotes %q: %s", value, msg)
 				}
+			}
+		})
+	}
+}
+
+// TestCarriageReturnsAloneAreRefused: a file with lone carriage returns for
+// line endings whose last column is optional matched every required
+// column, and its rows were then lost or quarantined as malformed; it is
+// refused, saying why, and quoting no value.
+func TestCarriageReturnsAloneAreRefused(t *testing.T) {
+	upn := schemas.MakeUPN(373, 200100000)
+	for _, tc := range []struct{ name, header, row string }{
+		{"every required column matches", "school_urn,upn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number",
+			"900001," + upn + ",1,Y,N,M,2019-06-06,Zzyzxleak,Lee,S1 1AA,"},
+		// upn last, as mark is in an attendance extract: a required column
+		// runs into the next line.
+		{"a required column runs on", "school_urn,year_group,fsm,sen,gender,date_of_birth,forename,surname,postcode,nhs_number,upn",
+			"900001,1,Y,N,M,2019-06-06,Zzyzxleak,Lee,S1 1AA,," + upn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, tok, dir := setup(t)
+			roster := write(t, dir, "roster.csv", tc.header+strings.Repeat("\r"+tc.row, 400)+"\r")
+			_, err := Load(context.Background(), conn, []File{{Source: schemas.SourceRoster, Path: roster}}, tok, filepath.Join(dir, "q"))
+			if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "carriage return alone") || !strings.Contains(err.Error(), "roster.csv") {
+				t.Fatalf("got %v, want the file refused for its line endings", err)
+			}
+			if msg := strings.ToLower(err.Error()); strings.Contains(msg, "zzyzxleak") || strings.Contains(msg, strings.ToLower(upn)) || len(msg) > 1500 {
+				t.Errorf("the refusal quotes a value or runs long: %v", err)
 			}
 		})
 	}

@@ -39,6 +39,13 @@ func readColumns(f File) []string {
 // normaliseHeader (case, spaces and punctuation ignored). It returns contract
 // column -> the header's position in found.
 func resolveColumns(f File, found []string) (map[string]int, error) {
+	// Lone carriage returns for line endings make the first line the whole
+	// file; when its last column is optional every required column still
+	// matches, and the rows would be lost (outcomes tokens wrote none) or
+	// all quarantined as malformed, with nothing said of line endings.
+	if hint := headerHint(found); strings.Contains(hint, "carriage return") {
+		return nil, fmt.Errorf("%s: %w: %s", f.Path, ErrUnreadable, hint)
+	}
 	byNorm := map[string][]int{}
 	var foundNorm []string
 	for i, h := range found {
