@@ -212,12 +212,14 @@ func (e *MissingColumnsError) Error() string {
 	if len(shown) > maxFoundShown {
 		shown, more = shown[:maxFoundShown], fmt.Sprintf(" and %d more", len(e.Found)-maxFoundShown)
 	}
-	found := "found " + strings.Join(shown, ", ") + more
-	if len(e.Found) == 0 && !e.NoHeader {
-		found = "the headers found are not shown: the first line runs on into the rows"
-	}
-	if e.NoHeader {
+	var found string
+	switch {
+	case e.NoHeader:
 		found = "the first row matches none of them: is the header row missing? (its values are not shown: they may be a pupil's)"
+	case len(e.Found) == 0:
+		found = "the headers found are not shown: the first line does not read as a header row"
+	default:
+		found = "found " + strings.Join(shown, ", ") + more
 	}
 	hint := ""
 	if e.Hint != "" {

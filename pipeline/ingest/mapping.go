@@ -43,7 +43,8 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 	// file; when its last column is optional every required column still
 	// matches, and the rows would be lost (outcomes tokens wrote none) or
 	// all quarantined as malformed, with nothing said of line endings.
-	if hint := headerHint(found); strings.Contains(hint, "carriage return") {
+	hint := headerHint(found)
+	if hint == hintLoneCR {
 		return nil, fmt.Errorf("%s: %w: %s", f.Path, ErrUnreadable, hint)
 	}
 	byNorm := map[string][]int{}
@@ -101,16 +102,15 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 	}
 	if len(missing) > 0 {
 		e := &MissingColumnsError{Path: f.Path, Missing: missing, Expected: expected,
-			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched, Hint: headerHint(found)}
+			Source: string(f.Source), Mapping: f.Format.Columns, Unmatched: unmatched, Hint: hint}
 		switch {
 		case len(out) == 0:
 			// Nothing matched: the first row is likely data, not a header,
 			// and is not repeated into a message.
 			e.NoHeader = true
 		case e.Hint != "":
-			// The first line is not a header as read: with carriage returns
-			// alone it runs on into the rows, whose values (names too) are
-			// not repeated into a message.
+			// The first line does not read as a header row (another
+			// encoding or separator): its garbled fields are not listed.
 		default:
 			for _, h := range foundNorm {
 				e.Found = append(e.Found, maskHeader(h))
@@ -121,16 +121,21 @@ func resolveColumns(f File, found []string) (map[string]int, error) {
 	return out, nil
 }
 
-// headerHint says what a first line that names too few columns suggests
-// about the whole file, from its shape alone: the values themselves may be
-// a pupil's and are never quoted.
+// hintLoneCR is headerHint's answer for a first line holding a carriage
+// return: Go's CSV reader ends lines at LF (CRLF included), so a CR left in
+// a field means lines end in CR alone and the first line is the whole file.
+const hintLoneCR = "its lines seem to end in a carriage return alone (old Mac line endings): save it with Windows or Unix line endings"
+
+// headerHint says what a first line suggests about the whole file, from its
+// shape alone, or "": the values themselves may be a pupil's and are never
+// quoted.
 func headerHint(found []string) string {
 	line := strings.Join(found, ",")
 	switch {
 	case strings.ContainsRune(line, 0) || !utf8.ValidString(line):
 		return "the file does not look like UTF-8 text (UTF-16, a spreadsheet or another binary format?): save it as CSV in UTF-8"
 	case strings.Contains(line, "\r"):
-		return "its lines seem to end in a carriage return alone (old Mac line endings): save it with Windows or Unix line endings"
+		return hintLoneCR
 	case len(found) == 1 && strings.Count(line, ";") >= 2:
 		return "its columns seem to be separated by semicolons: save it with commas between columns"
 	case len(found) == 1 && strings.Count(line, "\t") >= 2:
