@@ -417,33 +417,6 @@ func TestCSVByteOrderMarkOnRequest(t *testing.T) {
 	}
 }
 
-// splitAttendance moves the rows dated on or after cutoff into a second file,
-// as if the last day came in a nightly extract of its own.
-func splitAttendance(t *testing.T, cfg *config.Config, cutoff string) (older, newer string, newRows int) {
-	t.Helper()
-	src := cfg.Path(cfg.Inputs.Attendance[0])
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	var a, z strings.Builder
-	a.WriteString(lines[0] + "\n")
-	z.WriteString(lines[0] + "\n")
-	for _, l := range lines[1:] {
-		if strings.Split(l, ",")[2] >= cutoff {
-			z.WriteString(l + "\n")
-			newRows++
-		} else {
-			a.WriteString(l + "\n")
-		}
-	}
-	older, newer = src+".to-july.csv", src+".last-day.csv"
-	os.WriteFile(older, []byte(a.String()), 0o600)
-	os.WriteFile(newer, []byte(z.String()), 0o600)
-	return older, newer, newRows
-}
-
 func sessionsInWarehouse(t *testing.T, cfg *config.Config) int64 {
 	t.Helper()
 	w, err := pipeline.OpenWarehouse(context.Background(), cfg)
@@ -465,7 +438,7 @@ func sessionsInWarehouse(t *testing.T, cfg *config.Config) int64 {
 func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
 	cfg, truth := newTrust(t, fixtures.Options{Seed: 26})
 	exact(cfg)
-	older, newer, newRows := splitAttendance(t, cfg, "2025-07-22")
+	older, newer, newRows := pipeline.SplitAttendance(t, cfg, "2025-07-22")
 	if newRows == 0 {
 		t.Fatal("no rows on the last day")
 	}
@@ -565,7 +538,7 @@ func TestNightlyRunReadsOnlyTheNewFile(t *testing.T) {
 func TestNightlyRunKeepsAnUnchangedRoster(t *testing.T) {
 	cfg, _ := newTrust(t, fixtures.Options{Seed: 31})
 	exact(cfg)
-	older, newer, _ := splitAttendance(t, cfg, "2025-07-22")
+	older, newer, _ := pipeline.SplitAttendance(t, cfg, "2025-07-22")
 	runner := &pipeline.Runner{Config: cfg, Logger: quietLogger(), Noise: privacytest.NoNoise()}
 	read := func(res *pipeline.Result) map[string]bool {
 		out := map[string]bool{}

@@ -166,7 +166,11 @@ func TestCommitRefusesAnInconsistentSummary(t *testing.T) {
 			t.Run(next.name+"/"+tc.name, func(t *testing.T) {
 				ctx := context.Background()
 				cfg := impactTrust(t, fixtures.Options{Schools: 1, PupilsPerSchool: 20, Seed: 12})
-				lastWeek := splitOffLastWeek(t, cfg.Path(cfg.Inputs.Attendance[0]))
+				older, lastWeek, newRows := SplitAttendance(t, cfg, "2025-07-14")
+				if newRows == 0 {
+					t.Fatal("the fixture has no marks from 14 July 2025 on")
+				}
+				cfg.Inputs.Attendance = []string{older}
 				r := &Runner{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Noise: privacytest.NoNoise()}
 				if _, err := r.Run(ctx); err != nil {
 					t.Fatal(err)
@@ -190,36 +194,32 @@ func TestCommitRefusesAnInconsistentSummary(t *testing.T) {
 	}
 }
 
-// splitOffLastWeek moves the marks from 14 July 2025 on out of the
-// attendance file at path into a file of their own, and returns its path.
-func splitOffLastWeek(t *testing.T, path string) string {
+// SplitAttendance moves the rows dated on or after cutoff into a second file,
+// as if the last day came in a nightly extract of its own. It is exported
+// for package pipeline_test too.
+func SplitAttendance(t *testing.T, cfg *config.Config, cutoff string) (older, newer string, newRows int) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	src := cfg.Path(cfg.Inputs.Attendance[0])
+	b, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	var before, after strings.Builder
-	before.WriteString(lines[0] + "\n")
-	after.WriteString(lines[0] + "\n")
+	var a, z strings.Builder
+	a.WriteString(lines[0] + "\n")
+	z.WriteString(lines[0] + "\n")
 	for _, l := range lines[1:] {
-		if strings.Split(l, ",")[2] < "2025-07-14" {
-			before.WriteString(l + "\n")
+		if strings.Split(l, ",")[2] >= cutoff {
+			z.WriteString(l + "\n")
+			newRows++
 		} else {
-			after.WriteString(l + "\n")
+			a.WriteString(l + "\n")
 		}
 	}
-	if after.Len() == len(lines[0])+1 {
-		t.Fatal("the fixture has no marks from 14 July 2025 on")
-	}
-	lastWeek := path + ".last-week.csv"
-	if err := os.WriteFile(path, []byte(before.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(lastWeek, []byte(after.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return lastWeek
+	older, newer = src+".to-july.csv", src+".last-day.csv"
+	os.WriteFile(older, []byte(a.String()), 0o600)
+	os.WriteFile(newer, []byte(z.String()), 0o600)
+	return older, newer, newRows
 }
 
 // ledgerRows counts the releases the privacy ledger records.
